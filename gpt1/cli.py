@@ -1,0 +1,173 @@
+"""`gpt1 <stage>`: one subcommand per pipeline stage, called alike by Snakemake and DVC.
+
+Heavy libraries (torch, mlflow, sentencepiece) are imported inside the stage functions, so that
+`gpt1 --help` and `gpt1 profile` start at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger("gpt1")
+
+
+FIELD_TYPES = {"int": int, "float": float, "str": str}
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """One --flag per field of a config dataclass (field `n_layer` -> `--n-layer`), typed and defaulted."""
+    for field in dataclasses.fields(cls):
+        if field.name not in skip:
+            flag = f"--{field.name.replace('_', '-')}"
+            parser.add_argument(flag, type=FIELD_TYPES[field.type], default=field.default)
+
+
+def dataclass_from_args(cls: type, args: argparse.Namespace, **extra):
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in vars(args).items() if k in names}, **extra)
+
+
+def stage_params(args: argparse.Namespace) -> dict:
+    """The flags a stage ran with, as MLflow params (paths and bookkeeping left out)."""
+    return {k: v for k, v in vars(args).items() if k not in ("command", "func", "log", "profile") and v is not None}
+
+
+# --- stages ---------------------------------------------------------------------------------------
+
+
+def download_corpus(args: argparse.Namespace) -> None:
+    from gpt1 import corpus, tracking
+
+    local_dir = None if args.source in corpus.CORPORA else Path(args.source)
+    name = "local" if local_dir else args.source
+    with tracking.stage_run("download_corpus", args.profile, stage_params(args)) as run:
+        summary = corpus.prepare_corpus(name, args.out_dir, args.val_fraction, args.seed, local_dir=local_dir)
+        run.log_metrics({f"{split}_{k}": v for split in ("train", "val") for k, v in summary[split].items()
+                         if isinstance(v, (int, float))})
+
+
+def train_bpe(args: argparse.Namespace) -> None:
+    from gpt1 import bpe, tracking
+
+    with tracking.stage_run("train_bpe", args.profile, stage_params(args)) as run:
+        bpe.train_bpe(args.text, args.model, args.vocab_size, args.max_sentences, args.seed)
+        run.log_artifact(args.model)
+        run.set_tag("bpe_model", str(args.model.resolve()))
+
+
+def encode_corpus(args: argparse.Namespace) -> None:
+    from gpt1 import encode, tracking
+
+    with tracking.stage_run("encode_corpus", args.profile, stage_params(args)) as run:
+        meta = encode.encode_corpus(args.bpe_model, args.corpus_dir, args.out_dir)
+        run.log_metrics({k: v for k, v in meta.items() if isinstance(v, int)})
+
+
+def pretrain(args: argparse.Namespace) -> None:
+    import json
+
+    from gpt1 import tracking
+    from gpt1.config import GPTConfig, PretrainConfig
+    from gpt1.pretrain import pretrain as run_pretrain
+
+    vocab_size = json.loads((args.tokens_dir / "meta.json").read_text())["vocab_size"]
+    model_cfg = dataclass_from_args(GPTConfig, args, vocab_size=vocab_size)
+    cfg = dataclass_from_args(PretrainConfig, args)
+    main_process = int(os.environ.get("RANK", 0)) == 0
+    params = stage_params(args) | {"vocab_size": vocab_size, "world_size": int(os.environ.get("WORLD_SIZE", 1))}
+    if not main_process:
+        os.environ["GPT1_TRACKING"] = "0"
+    with tracking.stage_run("pretrain", args.profile, params) as run:
+        metrics = run_pretrain(model_cfg, cfg, args.tokens_dir, args.out_dir, tracker=run, stop_after=args.stop_after)
+        if metrics:
+            run.log_metrics({f"final_{k}": v for k, v in metrics.items()})
+            run.set_tag("checkpoint", str((args.out_dir / "model.pt").resolve()))
+            run.log_artifact(args.out_dir / "metrics.json")
+
+
+def profile(args: argparse.Namespace) -> None:
+    from gpt1 import params
+
+    print(" ".join(params.dvc_set_params(args.params, args.name)))
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def str_path(value: str) -> Path:
+    return Path(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gpt1.config import GPTConfig, PretrainConfig
+
+    parser = argparse.ArgumentParser(prog="gpt1", description="Reproduce GPT-1, stage by stage.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
+
+    def stage(name: str, func: Callable, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        p.add_argument("--profile", default="sample", help="profile name, recorded as an MLflow tag")
+        p.add_argument("--log", type=Path, help="also write the log to this file")
+        return p
+
+    p = stage("download-corpus", download_corpus, "Download, clean and split the pretraining corpus by document.")
+    p.add_argument("--source", required=True, help="registry name (british-novels, bookcorpus) or a directory of .txt")
+    p.add_argument("--val-fraction", type=float, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    p = stage("train-bpe", train_bpe, "Train the sentencepiece BPE model with the three task tokens.")
+    p.add_argument("--text", type=Path, required=True, help="training text, one paragraph per line")
+    p.add_argument("--vocab-size", type=int, required=True)
+    p.add_argument("--max-sentences", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", type=Path, required=True, help="where to write the .model file")
+
+    p = stage("encode-corpus", encode_corpus, "Encode train.txt and val.txt into uint16 token files.")
+    p.add_argument("--bpe-model", type=Path, required=True)
+    p.add_argument("--corpus-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    p = stage("pretrain", pretrain, "Pretrain GPT-1 on the token files (torchrun for several processes).")
+    p.add_argument("--tokens-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--stop-after", type=int, help="stop after this many updates, leaving a checkpoint to resume")
+    add_dataclass_flags(p, GPTConfig, skip=("vocab_size", "layer_norm_eps", "init_std"))
+    add_dataclass_flags(p, PretrainConfig)
+
+    p = sub.add_parser("profile", help="Print the `dvc exp run` -S flags that select a profile of params.yaml.")
+    p.set_defaults(func=profile)
+    p.add_argument("name", help="profile name: sample, or a key of params.yaml's profiles")
+    p.add_argument("--params", type=Path, default=Path("params.yaml"))
+    return parser
+
+
+def setup_logging(log_file: Path | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="w"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", handlers=handlers)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from gpt1.download import DownloadError
+
+    args = build_parser().parse_args(argv)
+    setup_logging(getattr(args, "log", None))
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, DownloadError) as error:
+        log.error("%s", error)
+        sys.exit(f"gpt1 {args.command}: {error}")
+
+
+if __name__ == "__main__":
+    main()

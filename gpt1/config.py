@@ -1,0 +1,62 @@
+"""The model's and pretraining's settings: plain dataclasses, free of torch so the CLI starts fast.
+
+Field names are params.yaml's keys; the CLI turns each field into a --flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class GPTConfig:
+    """Model shape. The defaults are the paper's model (116,534,784 parameters)."""
+
+    vocab_size: int = 40478
+    """Tokens in the vocabulary, task tokens included when the tokenizer reserves them."""
+    n_ctx: int = 512
+    """Context length: the number of learned position embeddings."""
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    n_inner: int = 3072
+    """Width of the feed-forward layer."""
+    dropout: float = 0.1
+    """Dropout on embeddings, attention weights and residual branches."""
+    layer_norm_eps: float = 1e-5
+    init_std: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"model.n_embd ({self.n_embd}) must be divisible by model.n_head ({self.n_head})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PretrainConfig:
+    """params.yaml's `pretrain` group."""
+
+    batch_size: int = 64
+    """Sequences per optimizer update, summed over processes."""
+    micro_batch_size: int = 16
+    """Sequences per forward pass in each process; the rest of the batch is gradient accumulation."""
+    lr: float = 2.5e-4
+    warmup_steps: int = 2000
+    epochs: float = 100.0
+    max_steps: int = 0
+    """Cap on the number of updates; 0 for none."""
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+    eval_interval: int = 2000
+    """Updates between validation passes; a checkpoint is written at each."""
+    eval_batches: int = 50
+    log_interval: int = 50
+    seed: int = 1337
+    device: str = "auto"
+    compile: str = "none"
+    """torch.compile mode, or none."""

@@ -1,0 +1,52 @@
+"""Encode the corpus into flat uint16 token files, streaming: memory stays bounded by one chunk."""
+
+from __future__ import annotations
+
+import json
+import os
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from gpt1.bpe import Tokenizer
+
+LINES_PER_CHUNK = 20_000
+TOKEN_DTYPE = np.uint16
+
+
+def encode_file(tokenizer: Tokenizer, text_file: Path, token_file: Path) -> int:
+    """Append every line's ids to `token_file` (written atomically); return the token count."""
+    if tokenizer.vocab_size > np.iinfo(TOKEN_DTYPE).max + 1:
+        raise ValueError(f"bpe.vocab_size: {tokenizer.vocab_size} ids do not fit in {TOKEN_DTYPE.__name__}")
+    tmp = token_file.with_name(token_file.name + ".tmp")
+    count = 0
+    with open(text_file, encoding="utf-8") as lines, open(tmp, "wb") as out, tqdm(
+        desc=f"encode {text_file.name}", unit="tok", unit_scale=True, disable=None
+    ) as bar:
+        while chunk := list(islice(lines, LINES_PER_CHUNK)):
+            ids = tokenizer.encode([line.rstrip("\n") for line in chunk])
+            flat = np.fromiter((i for line_ids in ids for i in line_ids), dtype=TOKEN_DTYPE)
+            flat.tofile(out)
+            count += flat.size
+            bar.update(flat.size)
+    os.replace(tmp, token_file)
+    return count
+
+
+def encode_corpus(bpe_model: Path, corpus_dir: Path, out_dir: Path) -> dict:
+    """train.txt and val.txt to train.bin and val.bin, plus meta.json describing them."""
+    tokenizer = Tokenizer(bpe_model)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"dtype": np.dtype(TOKEN_DTYPE).name, "vocab_size": tokenizer.vocab_size}
+    for split in ("train", "val"):
+        meta[f"{split}_tokens"] = encode_file(tokenizer, corpus_dir / f"{split}.txt", out_dir / f"{split}.bin")
+    tmp = out_dir / "meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp, out_dir / "meta.json")
+    return meta
+
+
+def load_tokens(token_file: Path) -> np.memmap:
+    return np.memmap(token_file, dtype=TOKEN_DTYPE, mode="r")

@@ -1,0 +1,88 @@
+"""params.yaml: profiles and validation, shared by the Snakefile and `gpt1 profile`.
+
+The top-level groups of params.yaml are the `sample` profile; `profiles.<name>` holds only what another
+profile changes, merged over them. Stage code never reads params.yaml: it takes flags.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PARAMS_FILE = ROOT / "params.yaml"
+SCHEMA_FILE = ROOT / "workflow" / "schemas" / "params.schema.yaml"
+BASE_PROFILE = "sample"
+
+
+class ParamsError(ValueError):
+    """A bad value in params.yaml; the message names the key."""
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """A copy of `base` with `override`'s leaves written over it."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def profile_names(params: dict) -> list[str]:
+    return [BASE_PROFILE, *params.get("profiles", {})]
+
+
+def apply_profile(params: dict, profile: str | None = None) -> dict:
+    """The values a run uses: `profiles[profile]` merged over the top-level groups."""
+    profile = profile or params.get("profile", BASE_PROFILE)
+    if profile not in profile_names(params):
+        raise ParamsError(f"profile: unknown profile {profile!r}; choose one of {', '.join(profile_names(params))}")
+    overrides = params.get("profiles", {}).get(profile, {})
+    return deep_merge(params, {**overrides, "profile": profile})
+
+
+def validate(params: dict, schema_file: Path = SCHEMA_FILE) -> None:
+    """Raise ParamsError naming the first bad key (its dotted path) and why."""
+    import jsonschema
+
+    schema = yaml.safe_load(schema_file.read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(params))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ParamsError(f"params.yaml: {where}: {error.message}")
+
+
+def load(path: Path = PARAMS_FILE, profile: str | None = None) -> dict:
+    """Read params.yaml, apply the profile and validate the result."""
+    params = apply_profile(yaml.safe_load(Path(path).read_text()), profile)
+    validate(params)
+    return params
+
+
+def leaf_items(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """('group.key', value) for every leaf of a nested dict."""
+    items = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            items += leaf_items(value, f"{prefix}{key}.")
+        else:
+            items.append((f"{prefix}{key}", value))
+    return items
+
+
+def dvc_set_params(path: Path = PARAMS_FILE, profile: str | None = None) -> list[str]:
+    """`-S key=value` arguments that make `dvc exp run` use a profile's values."""
+    raw = yaml.safe_load(Path(path).read_text())
+    resolved = load(path, profile)
+    current = dict(leaf_items({k: v for k, v in raw.items() if k != "profiles"}))
+    changed = [
+        (key, value)
+        for key, value in leaf_items({k: v for k, v in resolved.items() if k != "profiles"})
+        if current.get(key) != value
+    ]
+    return [f"-S {key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
+            for key, value in changed]

@@ -1,0 +1,314 @@
+"""Pretraining: the language-modelling objective on random contiguous windows of the token file.
+
+Reads as setup -> train -> validate. One process on CPU or GPU, or many under
+`torchrun --nproc_per_node N` (DistributedDataParallel: nccl on GPUs, gloo on CPU). Every
+`eval_interval` updates it validates and writes a checkpoint; a rerun with the same settings resumes
+from it and ends with the same weights as a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from gpt1.config import GPTConfig, PretrainConfig
+from gpt1.encode import load_tokens
+from gpt1.model import GPT, perplexity
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int) -> float:
+    """The paper's schedule for update `step` (1-based): linear warm-up from 0, then cosine to 0."""
+    if step <= warmup_steps:
+        return max_lr * step / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return max_lr * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def total_steps(cfg: PretrainConfig, train_tokens: int, n_ctx: int) -> int:
+    steps = math.ceil(cfg.epochs * train_tokens / (cfg.batch_size * n_ctx))
+    return min(steps, cfg.max_steps) if cfg.max_steps else steps
+
+
+def batch_offsets(step: int, seed: int, batch_size: int, n_tokens: int, n_ctx: int) -> np.ndarray:
+    """Start positions of the global batch for `step`: a pure function of (seed, step), so that any
+    number of processes, and a resumed run, see exactly the same data."""
+    return np.random.default_rng([seed, step]).integers(0, n_tokens - n_ctx - 1, size=batch_size)
+
+
+def windows(tokens: np.ndarray, offsets: np.ndarray, n_ctx: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and next-token targets, each (len(offsets), n_ctx)."""
+    chunk = torch.from_numpy(tokens[offsets[:, None] + np.arange(n_ctx + 1)].astype(np.int64))
+    return chunk[:, :-1], chunk[:, 1:]
+
+
+@dataclass
+class Runtime:
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_runtime(device: str) -> Runtime:
+    """One process, or one of torchrun's (it sets WORLD_SIZE, RANK and LOCAL_RANK)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world == 1:
+        return Runtime(0, 1, torch.device(device))
+    if device.startswith("cuda"):
+        local_rank = int(os.environ["LOCAL_RANK"])
+        torch.cuda.set_device(local_rank)
+        dist.init_process_group("nccl")
+        return Runtime(dist.get_rank(), world, torch.device("cuda", local_rank))
+    dist.init_process_group("gloo")
+    return Runtime(dist.get_rank(), world, torch.device(device))
+
+
+def tune_cpu_allocator() -> None:
+    """Keep glibc from returning freed activations to the OS every step (10-30% faster on CPU)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_trim_threshold, 1 << 30)
+        libc.mallopt(m_mmap_threshold, 1 << 30)
+
+
+def run_key(model_cfg: GPTConfig, cfg: PretrainConfig, meta: dict) -> str:
+    """What a checkpoint must match to be resumed: everything that changes the trained weights."""
+    train = {k: v for k, v in asdict(cfg).items() if k not in ("device", "compile", "log_interval")}
+    blob = json.dumps([model_cfg.to_dict(), train, meta], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def evaluate(model: GPT, tokens: np.ndarray, cfg: PretrainConfig, rt: Runtime, autocast) -> float:
+    """Mean next-token loss over fixed, evenly spaced windows of the validation tokens."""
+    n_ctx = model.config.n_ctx
+    offsets = np.linspace(0, len(tokens) - n_ctx - 1, cfg.eval_batches * cfg.micro_batch_size).astype(np.int64)
+    mine = offsets[rt.rank :: rt.world]
+    total = torch.zeros(2, dtype=torch.float64, device=rt.device)  # (sum of losses, windows)
+    model.eval()
+    for i in range(0, len(mine), cfg.micro_batch_size):
+        x, y = (t.to(rt.device) for t in windows(tokens, mine[i : i + cfg.micro_batch_size], n_ctx))
+        with autocast:
+            _, loss = model(x, y)
+        total += torch.tensor([loss.item() * len(x), len(x)], dtype=torch.float64, device=rt.device)
+    model.train()
+    if rt.world > 1:
+        dist.all_reduce(total)
+    return (total[0] / total[1]).item()
+
+
+def pretrain(
+    model_cfg: GPTConfig,
+    cfg: PretrainConfig,
+    tokens_dir: Path,
+    out_dir: Path,
+    tracker=None,
+    stop_after: int | None = None,
+) -> dict | None:
+    """Train, validate, checkpoint; write model.pt, metrics.json and curves.csv to `out_dir`.
+
+    `stop_after` ends the run after that many updates, as an interruption would, leaving only the
+    checkpoint; the next call resumes from it. Returns the final metrics (None when stopped early).
+    """
+    rt = setup_runtime(cfg.device)
+    meta = json.loads((tokens_dir / "meta.json").read_text())
+    train_tokens, val_tokens = load_tokens(tokens_dir / "train.bin"), load_tokens(tokens_dir / "val.bin")
+    if model_cfg.vocab_size != meta["vocab_size"]:
+        raise ValueError(f"model vocab_size {model_cfg.vocab_size} != tokenizer's {meta['vocab_size']}")
+    for name, tokens in (("train", train_tokens), ("val", val_tokens)):
+        if len(tokens) <= model_cfg.n_ctx + 1:
+            raise ValueError(f"{tokens_dir / (name + '.bin')}: {len(tokens)} tokens, fewer than model.n_ctx + 2")
+    per_rank = cfg.batch_size // rt.world
+    micro = min(cfg.micro_batch_size, per_rank)
+    if cfg.batch_size % rt.world or per_rank % micro:
+        raise ValueError(
+            f"pretrain.batch_size ({cfg.batch_size}) must split evenly into {rt.world} processes "
+            f"of whole micro-batches (pretrain.micro_batch_size {cfg.micro_batch_size})"
+        )
+    accum = per_rank // micro
+    steps = total_steps(cfg, len(train_tokens), model_cfg.n_ctx)
+    cuda = rt.device.type == "cuda"
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    else:
+        tune_cpu_allocator()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
+
+    torch.manual_seed(cfg.seed)
+    model = GPT(model_cfg).to(rt.device)
+    optimizer = torch.optim.AdamW(
+        model.param_groups(cfg.weight_decay),
+        lr=cfg.lr,
+        betas=(cfg.adam_beta1, cfg.adam_beta2),
+        eps=cfg.adam_eps,
+        fused=cuda,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key = run_key(model_cfg, cfg, meta)
+    start, history = resume(out_dir / CHECKPOINT, key, model, optimizer, rt)
+    train_model = torch.compile(model, mode=cfg.compile) if cfg.compile != "none" else model
+    if rt.world > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(train_model)
+
+    tokens_per_step = cfg.batch_size * model_cfg.n_ctx
+    bar = tqdm(total=steps, initial=start, desc="pretrain", unit="step", disable=not rt.main or None)
+    clock, timed_steps, window_loss = time.perf_counter(), 0, []
+    wall_start, step = time.perf_counter(), start
+    for step in range(start + 1, steps + 1):
+        lr = lr_at(step, cfg.lr, cfg.warmup_steps, steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        torch.manual_seed(cfg.seed + 1_000_003 * step + rt.rank)  # dropout masks depend on (step, rank) only
+        offsets = batch_offsets(step, cfg.seed, cfg.batch_size, len(train_tokens), model_cfg.n_ctx)
+        offsets = offsets[rt.rank * per_rank : (rt.rank + 1) * per_rank]
+        step_loss = 0.0
+        for i in range(accum):
+            x, y = (t.to(rt.device, non_blocking=True) for t in windows(train_tokens, offsets[i * micro : (i + 1) * micro], model_cfg.n_ctx))
+            sync = contextlib.nullcontext() if rt.world == 1 or i == accum - 1 else train_model.no_sync()
+            with sync:
+                with autocast:
+                    _, loss = train_model(x, y)
+                (loss / accum).backward()
+            step_loss += loss.item() / accum
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or float("inf"))
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        window_loss.append(step_loss)
+        timed_steps += 1
+        bar.update(1)
+
+        if step % cfg.log_interval == 0 or step == steps:
+            elapsed = time.perf_counter() - clock
+            row = {
+                "train_loss": sum(window_loss) / len(window_loss),
+                "lr": lr,
+                "grad_norm": grad_norm.item(),
+                "tokens_per_s": timed_steps * tokens_per_step / elapsed,
+            }
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+            if rt.main and tracker:
+                tracker.log_metrics(row, step)
+            history.append({"step": step, **row})
+            clock, timed_steps, window_loss = time.perf_counter(), 0, []
+
+        validate = step % cfg.eval_interval == 0 or step == steps
+        if validate:
+            val_loss = evaluate(model, val_tokens, cfg, rt, autocast)
+            history.append({"step": step, "val_loss": val_loss, "val_ppl": perplexity(val_loss)})
+            if rt.main:
+                log.info("step %d: val loss %.4f, perplexity %.2f", step, val_loss, perplexity(val_loss))
+                if tracker:
+                    tracker.log_metrics({"val_loss": val_loss, "val_ppl": perplexity(val_loss)}, step)
+        if validate or step == stop_after:
+            if rt.main:
+                save_checkpoint(out_dir / CHECKPOINT, key, model, optimizer, step, history)
+            if rt.world > 1:
+                dist.barrier()
+        if step == stop_after:
+            break
+    bar.close()
+
+    result = None
+    if step == steps and rt.main:
+        result = finish(model, out_dir, history, steps, tokens_per_step, time.perf_counter() - wall_start)
+    if rt.world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return result
+
+
+def save_checkpoint(path: Path, key: str, model: GPT, optimizer, step: int, history: list[dict]) -> None:
+    atomic_save(
+        {
+            "run_key": key,
+            "step": step,
+            "model_config": model.config.to_dict(),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "history": history,
+            "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+        },
+        path,
+    )
+
+
+def resume(path: Path, key: str, model: GPT, optimizer, rt: Runtime) -> tuple[int, list[dict]]:
+    """Load the checkpoint if it belongs to this run; return (updates done, history so far)."""
+    if not path.exists():
+        return 0, []
+    state = torch.load(path, map_location=rt.device, weights_only=True)
+    if state.get("run_key") != key:
+        if rt.main:
+            log.warning("%s is from a run with other settings; starting afresh", path)
+        return 0, []
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"]["torch"].cpu())
+    if state["rng"]["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+    if rt.main:
+        log.info("resuming from %s at update %d", path, state["step"])
+    return state["step"], state["history"]
+
+
+def finish(model: GPT, out_dir: Path, history: list[dict], steps: int, tokens_per_step: int, wall_s: float) -> dict:
+    """The stage's outputs: weights for fine-tuning, final metrics, and the curves."""
+    atomic_save({"model_config": model.config.to_dict(), "model": model.state_dict(), "step": steps}, out_dir / "model.pt")
+    last_val = next(row for row in reversed(history) if "val_loss" in row)
+    speeds = [row["tokens_per_s"] for row in history if "tokens_per_s" in row]
+    metrics = {
+        "steps": steps,
+        "tokens": steps * tokens_per_step,
+        "val_loss": last_val["val_loss"],
+        "val_ppl": last_val["val_ppl"],
+        "tokens_per_s": float(np.median(speeds)) if speeds else 0.0,
+        "wall_s_this_run": wall_s,
+        "parameters": model.num_parameters(),
+    }
+    atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    fields = ["step", "train_loss", "val_loss", "val_ppl", "lr", "grad_norm", "tokens_per_s"]
+    tmp = out_dir / "curves.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(tmp, out_dir / "curves.csv")
+    return metrics

@@ -1,0 +1,35 @@
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+@pytest.fixture(autouse=True)
+def _tracking_store(tmp_path, monkeypatch):
+    """Each test tracks into its own MLflow store, never the project's mlflow.db."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+def write_token_dir(directory: Path, train: np.ndarray, val: np.ndarray, vocab_size: int) -> Path:
+    """A token directory as encode-corpus writes it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    train.astype(np.uint16).tofile(directory / "train.bin")
+    val.astype(np.uint16).tofile(directory / "val.bin")
+    meta = {"dtype": "uint16", "vocab_size": vocab_size, "train_tokens": len(train), "val_tokens": len(val)}
+    (directory / "meta.json").write_text(json.dumps(meta))
+    return directory
+
+
+@pytest.fixture
+def pattern_tokens(tmp_path) -> Path:
+    """A learnable corpus: one random 37-token phrase repeated, vocabulary 64."""
+    phrase = np.random.default_rng(0).integers(0, 64, size=37)
+    return write_token_dir(tmp_path / "tokens", np.tile(phrase, 300), np.tile(phrase, 40), vocab_size=64)

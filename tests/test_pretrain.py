@@ -1,0 +1,108 @@
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from gpt1.config import GPTConfig, PretrainConfig
+from gpt1.pretrain import CHECKPOINT, batch_offsets, lr_at, pretrain, total_steps
+
+TINY = GPTConfig(vocab_size=64, n_ctx=16, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
+
+
+def tiny_run(**overrides) -> PretrainConfig:
+    settings = dict(batch_size=8, micro_batch_size=4, lr=3e-3, warmup_steps=3, max_steps=12, eval_interval=4,
+                    eval_batches=2, log_interval=2, seed=7, device="cpu")
+    return PretrainConfig(**(settings | overrides))
+
+
+def test_learning_rate_follows_the_papers_schedule():
+    max_lr, warmup, total = 2.5e-4, 2000, 10_000
+    assert lr_at(1, max_lr, warmup, total) == pytest.approx(max_lr / 2000)
+    assert lr_at(1000, max_lr, warmup, total) == pytest.approx(max_lr / 2)  # linear from 0
+    assert lr_at(2000, max_lr, warmup, total) == pytest.approx(max_lr)
+    for step in (2500, 6000, 9000):
+        cosine = 0.5 * max_lr * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
+        assert lr_at(step, max_lr, warmup, total) == pytest.approx(cosine)
+    assert lr_at(6000, max_lr, warmup, total) == pytest.approx(max_lr / 2)  # half-way down the cosine
+    assert lr_at(total, max_lr, warmup, total) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_total_steps_from_epochs_and_cap():
+    cfg = PretrainConfig(batch_size=64, epochs=100.0, max_steps=0)
+    assert total_steps(cfg, train_tokens=64 * 512 * 10, n_ctx=512) == 1000
+    assert total_steps(PretrainConfig(batch_size=64, epochs=100.0, max_steps=30), 64 * 512 * 10, 512) == 30
+
+
+def test_batches_depend_only_on_seed_and_step():
+    a = batch_offsets(5, seed=1, batch_size=64, n_tokens=10_000, n_ctx=128)
+    assert np.array_equal(a, batch_offsets(5, 1, 64, 10_000, 128))
+    assert not np.array_equal(a, batch_offsets(6, 1, 64, 10_000, 128))
+    assert a.min() >= 0 and a.max() + 128 + 1 <= 10_000
+
+
+def test_loss_falls_on_a_small_corpus(pattern_tokens, tmp_path):
+    metrics = pretrain(TINY, tiny_run(lr=1e-2, max_steps=60, eval_interval=20), pattern_tokens, tmp_path / "out")
+    curves = (tmp_path / "out" / "curves.csv").read_text().splitlines()
+    first_loss = float(curves[1].split(",")[1])
+    assert first_loss > 3.5  # about ln(64) = 4.16 at the start
+    assert metrics["val_loss"] < 0.5 * math.log(64)
+    assert metrics["val_ppl"] == pytest.approx(math.exp(metrics["val_loss"]))
+    saved = torch.load(tmp_path / "out" / "model.pt", weights_only=True)
+    assert saved["model_config"] == TINY.to_dict() and saved["step"] == 60
+
+
+def test_resume_after_interruption_gives_the_same_weights(pattern_tokens, tmp_path):
+    cfg = tiny_run(max_steps=12, eval_interval=4, log_interval=1)
+    tiny = GPTConfig(**(TINY.to_dict() | {"dropout": 0.1}))  # dropout masks must replay too
+    pretrain(tiny, cfg, pattern_tokens, tmp_path / "whole")
+    assert pretrain(tiny, cfg, pattern_tokens, tmp_path / "split", stop_after=6) is None
+    assert not (tmp_path / "split" / "model.pt").exists()
+    assert torch.load(tmp_path / "split" / CHECKPOINT, weights_only=True)["step"] == 6
+    pretrain(tiny, cfg, pattern_tokens, tmp_path / "split")
+    whole = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["model"]
+    split = torch.load(tmp_path / "split" / "model.pt", weights_only=True)["model"]
+    for name in whole:
+        assert torch.equal(whole[name], split[name]), name
+    losses = lambda d: [line.split(",")[1:4] for line in (tmp_path / d / "curves.csv").read_text().splitlines()]
+    assert losses("whole") == losses("split")  # train and validation losses, row by row
+
+
+def test_a_checkpoint_from_other_settings_is_not_resumed(pattern_tokens, tmp_path):
+    pretrain(TINY, tiny_run(max_steps=8), pattern_tokens, tmp_path, stop_after=4)
+    result = pretrain(TINY, tiny_run(max_steps=8, lr=1e-3), pattern_tokens, tmp_path)
+    assert result["steps"] == 8
+    assert len([line for line in (tmp_path / "curves.csv").read_text().splitlines()[1:] if line.split(",")[1]]) == 4
+
+
+def test_batch_must_split_into_micro_batches(pattern_tokens, tmp_path):
+    with pytest.raises(ValueError, match="pretrain.micro_batch_size"):
+        pretrain(TINY, tiny_run(batch_size=6, micro_batch_size=4), pattern_tokens, tmp_path)
+
+
+def pretrain_command(tokens_dir, out_dir, nproc: int) -> list[str]:
+    flags = {"--n-layer": 2, "--n-head": 2, "--n-embd": 16, "--n-inner": 32, "--n-ctx": 16, "--dropout": 0.0,
+             "--batch-size": 8, "--micro-batch-size": 4, "--lr": 3e-3, "--warmup-steps": 3, "--max-steps": 8,
+             "--eval-interval": 4, "--eval-batches": 2, "--log-interval": 2, "--seed": 7, "--device": "cpu"}
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+            "-m", "gpt1.cli", "pretrain", "--tokens-dir", str(tokens_dir), "--out-dir", str(out_dir),
+            *[str(x) for kv in flags.items() for x in kv]]
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_with_the_same_global_batch(pattern_tokens, tmp_path):
+    env = os.environ | {"GPT1_TRACKING": "0"}
+    for nproc in (1, 2):
+        done = subprocess.run(pretrain_command(pattern_tokens, tmp_path / f"p{nproc}", nproc),
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    one = torch.load(tmp_path / "p1" / "model.pt", weights_only=True)["model"]
+    two = torch.load(tmp_path / "p2" / "model.pt", weights_only=True)["model"]
+    for name in one:
+        torch.testing.assert_close(one[name], two[name], rtol=1e-4, atol=1e-5, msg=name)
+    m1, m2 = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("p1", "p2"))
+    assert m1["val_loss"] == pytest.approx(m2["val_loss"], rel=1e-4)
