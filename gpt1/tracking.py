@@ -2,8 +2,10 @@
 
 One experiment (`gpt1`), one run per stage invocation, tagged with profile, stage and git commit. The
 store is `sqlite:///mlflow.db` in the working directory unless MLFLOW_TRACKING_URI says otherwise.
-Snakemake runs several stages at once, so every call retries while SQLite is locked by another writer;
-a call that still fails is logged as a warning and tracking switches off for the rest of the run.
+Snakemake runs several stages at once: calls to a SQLite store take a file lock beside the database
+(MLflow's first call migrates the schema, which two processes must not do together) and retry while
+the database is busy. A call that still fails is logged as a warning and tracking switches off for the
+rest of the run.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import random
 import subprocess
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -22,6 +24,20 @@ log = logging.getLogger(__name__)
 EXPERIMENT = "gpt1"
 DEFAULT_URI = "sqlite:///mlflow.db"
 RETRY_SECONDS = 60.0
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI)
+
+
+def store_lock(uri: str):
+    """An inter-process lock for a SQLite store (a no-op for a tracking server, which serialises itself)."""
+    if not uri.startswith("sqlite:///"):
+        return nullcontext()
+    from filelock import FileLock
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    return FileLock(db.with_name(db.name + ".lock"), timeout=RETRY_SECONDS) if db.parent.is_dir() else nullcontext()
 
 
 def git_commit() -> str:
@@ -48,7 +64,7 @@ class StageRun:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         from mlflow import MlflowClient
 
-        self._client = MlflowClient(os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI))
+        self._client = MlflowClient(tracking_uri())
         experiment = self._client.get_experiment_by_name(EXPERIMENT)
         experiment_id = experiment.experiment_id if experiment else self._client.create_experiment(EXPERIMENT)
         run = self._client.create_run(experiment_id, run_name=f"{self.stage}-{tags['profile']}", tags=tags)
@@ -63,7 +79,8 @@ class StageRun:
         deadline = time.monotonic() + RETRY_SECONDS
         while True:
             try:
-                fn(*args)
+                with store_lock(tracking_uri()):
+                    fn(*args)
                 return
             except Exception as error:  # noqa: BLE001 - tracking must never stop a stage
                 locked = "locked" in str(error).lower() or "already exists" in str(error).lower()

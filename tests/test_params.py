@@ -1,0 +1,67 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from gpt1.params import PARAMS_FILE, ParamsError, apply_profile, dvc_set_params, load, validate
+
+
+@pytest.mark.parametrize("profile", ["sample", "paper", "smoke"])
+def test_every_profile_validates(profile):
+    params = load(profile=profile)
+    assert params["profile"] == profile
+
+
+def test_paper_profile_has_the_papers_hyperparameters():
+    p = load(profile="paper")
+    assert p["model"] | {"dropout": 0.1} == {"n_layer": 12, "n_head": 12, "n_embd": 768, "n_inner": 3072,
+                                             "n_ctx": 512, "dropout": 0.1}
+    assert p["bpe"]["vocab_size"] == 40478
+    t = p["pretrain"]
+    assert (t["batch_size"], t["lr"], t["warmup_steps"], t["epochs"], t["max_steps"]) == (64, 2.5e-4, 2000, 100, 0)
+    assert (t["weight_decay"], t["grad_clip"], t["adam_beta1"], t["adam_beta2"]) == (0.01, 1.0, 0.9, 0.999)
+
+
+def raw():
+    return yaml.safe_load(PARAMS_FILE.read_text())
+
+
+def test_unknown_key_is_named():
+    params = raw()
+    params["pretrain"]["lrr"] = 1.0
+    with pytest.raises(ParamsError, match=r"pretrain: .*'lrr'"):
+        validate(params)
+
+
+def test_bad_value_is_named():
+    params = raw()
+    params["model"]["n_layer"] = 0
+    with pytest.raises(ParamsError, match=r"model.n_layer: 0 is less than the minimum"):
+        validate(params)
+
+
+def test_unknown_profile_is_named():
+    with pytest.raises(ParamsError, match="profile: unknown profile 'huge'"):
+        apply_profile(raw(), "huge")
+
+
+def test_profile_overrides_merge_deeply():
+    params = apply_profile(raw(), "smoke")
+    assert params["model"]["n_layer"] == 2
+    assert params["pretrain"]["weight_decay"] == raw()["pretrain"]["weight_decay"]  # untouched leaf kept
+
+
+def test_dvc_set_params_select_the_profile():
+    flags = dvc_set_params(profile="paper")
+    assert "-S profile=paper" in flags and "-S model.n_layer=12" in flags and "-S pretrain.max_steps=0" in flags
+    assert not any(flag.startswith("-S pretrain.weight_decay=") for flag in flags)  # unchanged values stay out
+
+
+def test_snakemake_rejects_a_bad_value_naming_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pretrain:\n  warmup_stepz: 3\n")
+    done = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad), "--quiet"],
+                          capture_output=True, text=True, cwd=PARAMS_FILE.parent)
+    assert done.returncode != 0
+    assert "warmup_stepz" in done.stderr + done.stdout
