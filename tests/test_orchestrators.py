@@ -1,0 +1,69 @@
+"""Snakemake and DVC must run the same stages: same commands, inputs, outputs (STYLE.md)."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def snakemake_jobs(*args: str) -> dict[str, dict]:
+    """rule -> {cmd, inputs, outputs} from a forced dry run of the whole DAG."""
+    done = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--forceall", *args],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr + done.stdout
+    jobs = {}
+    for block in re.split(r"\n(?=rule \w+:)", done.stdout + done.stderr)[1:]:
+        name = re.match(r"rule (\w+):", block).group(1)
+        field = lambda key: set(re.search(rf"^\s+{key}: (.*)$", block, re.M).group(1).split(", "))
+        cmd = re.search(r"^Shell command: (.*)$", block, re.M)
+        if name != "all":
+            jobs[name] = {"cmd": cmd.group(1), "inputs": field("input"), "outputs": field("output")}
+    return jobs
+
+
+def dvc_stages() -> dict[str, dict]:
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    stages = {}
+    with Repo(str(ROOT)) as repo:
+        for stage in repo.index.stages:
+            stages[stage.name] = {
+                "cmd": stage.cmd,
+                "inputs": {d.def_path for d in stage.deps if not isinstance(d, ParamsDependency)},
+                "outputs": {o.def_path for o in stage.outs},
+                "params": {key for d in stage.deps if isinstance(d, ParamsDependency) for key in d.params},
+            }
+    return stages
+
+
+@pytest.fixture(scope="module")
+def both():
+    return snakemake_jobs(), dvc_stages()
+
+
+def test_the_same_stages(both):
+    snakemake, dvc = both
+    assert set(snakemake) == set(dvc) == {"download_corpus", "train_bpe", "encode_corpus", "pretrain"}
+
+
+@pytest.mark.parametrize("part", ["cmd", "inputs", "outputs"])
+def test_the_same_commands_inputs_and_outputs(both, part):
+    snakemake, dvc = both
+    for stage in dvc:
+        assert snakemake[stage][part] == dvc[stage][part], f"{stage}: {part} drifted"
+
+
+def test_dvc_declares_every_params_group_a_command_reads(both):
+    _, dvc = both
+    assert all("profile" in stage["params"] for stage in dvc.values())
+    assert {"model", "pretrain"} <= dvc["pretrain"]["params"]
+    assert "corpus" in dvc["download_corpus"]["params"] and "bpe" in dvc["train_bpe"]["params"]
+
+
+def test_snakemake_lint_is_clean():
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0 and "Lints for" not in done.stdout + done.stderr, done.stdout + done.stderr

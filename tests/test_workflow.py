@@ -1,0 +1,95 @@
+"""The smoke profile through real Snakemake, real DVC and real MLflow, in a copy of the project."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+BIN = os.path.dirname(sys.executable)
+STAGES = ["download_corpus", "train_bpe", "encode_corpus", "pretrain"]
+OUTPUTS = ["results/corpus/train.txt", "results/bpe/bpe.model", "results/tokens/train.bin",
+           "results/pretrain/model.pt", "results/pretrain/metrics.json", "results/pretrain/curves.csv"]
+
+
+def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
+    env = os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, **kwargs)
+    assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done
+
+
+def project_copy(tmp_path):
+    """The project's files (tracked and new, not ignored) in a fresh git repository."""
+    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT).stdout.split()
+    copy = tmp_path / "project"
+    for name in listed:
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    run(["git", "init", "-q"], copy)
+    run(["git", "add", "-A"], copy)
+    run(["git", "commit", "-qm", "copy"], copy)
+    return copy
+
+
+def tracked_runs():
+    from mlflow import MlflowClient
+
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name("gpt1")
+    return client, client.search_runs([experiment.experiment_id])
+
+
+def check_outputs_and_tracking(project):
+    for name in OUTPUTS:
+        assert (project / name).stat().st_size > 0, name
+    client, runs = tracked_runs()
+    by_stage = {r.data.tags["stage"]: r for r in runs}
+    assert set(by_stage) == set(STAGES)
+    assert all(r.info.status == "FINISHED" and r.data.tags["profile"] == "smoke" for r in runs)
+    pretrain = by_stage["pretrain"]
+    assert pretrain.data.params["n_layer"] == "2"
+    assert [m.step for m in client.get_metric_history(pretrain.info.run_id, "val_ppl")] == [10, 20, 30]
+    assert len(client.get_metric_history(pretrain.info.run_id, "train_loss")) == 6
+    assert pretrain.data.metrics["final_val_ppl"] > 1
+    assert by_stage["train_bpe"].data.tags["bpe_model"].endswith("results/bpe/bpe.model")
+    return runs
+
+
+def test_snakemake_runs_the_chain_then_has_nothing_to_do(tmp_path):
+    project = project_copy(tmp_path)
+    run(["snakemake", "--cores", "2", "--config", "profile=smoke"], project)
+    check_outputs_and_tracking(project)
+    again = run(["snakemake", "--cores", "2", "--config", "profile=smoke"], project)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_dvc_repro_runs_the_chain_then_is_up_to_date_and_pushes(tmp_path):
+    project = project_copy(tmp_path)
+    smoke = run(["gpt1", "profile", "smoke"], project).stdout.split()
+    # What `dvc exp run $(gpt1 profile smoke)` does, without an experiment: set the values, then repro.
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    for flag in smoke[1::2]:
+        key, value = flag.split("=", 1)
+        *groups, leaf = key.split(".")
+        node = params
+        for group in groups:
+            node = node[group]
+        node[leaf] = yaml.safe_load(value)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["dvc", "repro"], project)
+    check_outputs_and_tracking(project)
+    again = run(["dvc", "repro"], project)
+    assert "up to date" in again.stdout + again.stderr
+    status = run(["dvc", "status"], project)
+    assert "up to date" in status.stdout
+    run(["dvc", "remote", "add", "-d", "--local", "storage", str(tmp_path / "storage")], project)
+    run(["dvc", "push"], project)
+    assert any((tmp_path / "storage").rglob("*"))
