@@ -1,0 +1,417 @@
+"""The corpus stage: download a registered corpus (or read a local one), clean it, split it by document.
+
+Output, in the stage's directory: `train.txt` and `val.txt` (one cleaned paragraph per line, no empty
+lines), `manifest.json` (which documents went where, and the size of each split) and `raw/` (the
+verified downloads, reused by a rerun).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TextIO
+
+from gpt1.download import extract_tar, fetch
+
+log = logging.getLogger(__name__)
+
+CONFIG_KEY = "corpus.source"
+
+
+# --------------------------------------------------------------------------------------------------
+# Registry
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file of a corpus: where it is published, where it sits in a mirror, and its sha256."""
+
+    url: str
+    mirror_path: str
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        return self.mirror_path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A registered corpus.
+
+    `layout` says how to read the downloads: "books", each file is one document (hard-wrapped or
+    paragraph-per-line prose); "sentence-archive", a tar of files holding one sentence per line (kept as
+    lines, never unwrapped), cut into blocks of LINES_PER_BLOCK lines that act as documents.
+    """
+
+    name: str
+    description: str
+    layout: Literal["books", "sentence-archive"]
+    sources: tuple[Source, ...] = field(default=())
+
+
+_NOVELS_URL = (
+    "https://raw.githubusercontent.com/fbkarsdorp/python-course/"
+    "9bab604c96fcfd00e309051fe9badbcb19ddb61a/data/british-novels/{}.txt"
+)
+# sha256 of each novel at the pinned commit.
+_NOVELS = {
+    "ABronte_Agnes": "cfb20af3420e7cda4db8fe50d170ad650b81364bd8455288b13bc88391d3f23d",
+    "ABronte_Tenant": "052a28bd9e080ca3012dfbe8f50adab48017de0227ee82817f38db610c577e77",
+    "Austen_Emma": "f2c45f46ff689de1ca0880dd7985a3f20caf862071a119955f3651c5ac2c66bb",
+    "Austen_Pride": "22758c87eb0254cb9bd5279935c6bf2de00c9301d4d1fc8527de2bced5040977",
+    "Austen_Sense": "5d4a7cf4c413e00382e92893b6baca291e26133b2ce00c5a5ab2dd8e2d33cadb",
+    "CBronte_Jane": "85debb63733d9978164087b24b7a3fb2e00a026b0c57e52ca29ff5847eb5d4cc",
+    "CBronte_Professor": "2078dc5c95056452f438befff624062ef3bfd1191d7c0d7f734035e384f431de",
+    "CBronte_Villette": "1767417d26e5323a95bae2586894322e8becb8bb7dbee3b7f830fcbff88aee91",
+    "Dickens_Bleak": "6775d584143a797b32590912f77ad15e31784d598a97624b68c21bb0c8a417f2",
+    "Dickens_David": "db538424df67d96026aed620b5402664ef078314b152c1fb6ac831f2cd1a4f8d",
+    "Dickens_Hard": "8ae56bb747c1aa2e91f7fd2dc1fba47e51b83f2717cdf3065ccbd6c9f4732a5b",
+    "Eliot_Adam": "f8d65c60426abc518d794c6fcb0bb66319831a2df110ecafb1967c9d521851ca",
+    "Eliot_Middlemarch": "9c46f8cce50bbda71b2ae649f1a2338f6498b94f21f2a81af0608a89efdfa127",
+    "Eliot_Mill": "cfbe19d02b87494e9dbcb692e42ac46e1d4ca579e9178137b3b8d077110fc558",
+    "Fielding_Joseph": "4dd7512be2eadeafefc76cc355ece52fee09dd5097e1ab8b4585ee7efa2511fa",
+    "Fielding_Tom": "05f406eaaee0d83bfabccc0ce6b6eae32792740da32ee515525a57cb6ed4c424",
+    "Richardson_Pamela": "2865540ad7e2dbbce0bbc6bd274e8b440283d28631b7dd455e700cacef2990bd",
+    "Sterne_Sentimental": "cf1ce1efa4352c56932bd58d9289c0d82cc05cb80d24a0394f10ce4147936d10",
+    "Sterne_Tristram": "aad3c6c83497c58b8ff93bdecc22912794ae95b805763448f013afc589c4fe3f",
+    "Thackeray_Barry": "1caaeb6a0b6493ddb4816458f9dc2195f1e5ea85374419cf2bdbcd4a80d798dc",
+    "Thackeray_Pendennis": "d105724d76b80901af7902002165005a203ffa2aa27c5e1ccdb005d2371789e3",
+    "Thackeray_Vanity": "806fd8e33e2693bec4a629cf9b0fd421b87727723f90f618a1beef0c8d94d46b",
+    "Trollope_Barchester": "bd79d9c5498b18ef156240377a46841b0760dfef4ebf3ef86a19f4ab7b3228dd",
+    "Trollope_Phineas": "f2cfe89b425c1c6090f84ff46aff60d3ecbe11a59a82a5533a51f5321501e964",
+    "Trollope_Prime": "9903f53165da38bcea57d5020bfc674ee23582ab3abe5e49159b7cd7cf6512cd",
+}
+
+CORPORA: dict[str, Corpus] = {
+    "british-novels": Corpus(
+        name="british-novels",
+        description="25 public-domain British novels of the 18th-19th century (Project Gutenberg texts, "
+        "~28 MB), from fbkarsdorp/python-course at a pinned commit; the small stand-in for BooksCorpus",
+        layout="books",
+        sources=tuple(
+            Source(_NOVELS_URL.format(name), f"books/british-novels/{name}.txt", sha256)
+            for name, sha256 in _NOVELS.items()
+        ),
+    ),
+    "bookcorpus": Corpus(
+        name="bookcorpus",
+        description="BooksCorpus replica (Zhu et al. 2015): ~74M sentences from ~11k unpublished books, "
+        "lower-cased and tokenized, one sentence per line; 1.18 GB download, 4.9 GB extracted",
+        layout="sentence-archive",
+        # The copy Hugging Face's `datasets` serves as `bookcorpus`: URL and sha256 as recorded in
+        # huggingface/datasets, datasets/bookcorpus/dataset_infos.json (download_checksums, 1,179,510,242
+        # bytes), e.g. at commit 7737311ffa151c435600b0b486190d515d80949e. The URL carries no revision:
+        # the sha256 is the pin.
+        sources=(
+            Source(
+                "https://storage.googleapis.com/huggingface-nlp/datasets/bookcorpus/bookcorpus.tar.bz2",
+                "bookcorpus/bookcorpus.tar.bz2",
+                "03a29333b2b35e98a375b6ad7d2f1651835655cd348fb89c864136bce69a964c",
+            ),
+        ),
+    ),
+    "local": Corpus(
+        name="local",
+        description="your own directory of UTF-8 .txt files, one document per file (no checksums)",
+        layout="books",
+    ),
+}
+
+# The archive's two text files, in order.
+BOOKCORPUS_FILES = ("books_large_p1.txt", "books_large_p2.txt")
+# BooksCorpus does not mark where one book ends and the next begins, so documents for the split are fixed
+# blocks of lines; 10,000 sentences is about one and a half books (74M sentences / 11k books). A block
+# may straddle two books: the split is by block, so at worst one book per boundary is shared.
+LINES_PER_BLOCK = 10_000
+
+
+# --------------------------------------------------------------------------------------------------
+# Cleaning
+
+# text_standardize() of the released code (finetune-transformer-lm/text_utils.py), minus its padding of
+# punctuation with spaces.
+_PUNCTUATION = {"\u2014": "-", "\u2013": "-", "\u2015": "-", "\u2026": "...", "\u00b4": "'"}
+_SPACES = re.compile(r"\s+")
+
+# Unwrapping heuristics (see split_paragraphs).
+MAX_WRAP_WIDTH = 100  # a document whose lines are nearly all this short is hard-wrapped
+MAX_PARAGRAPH_LINES = 40  # a blank-line block longer than this has lost its paragraph breaks
+FULL_LINE = 0.8  # a wrapped line at least this share of the wrap width continues on the next line
+
+
+def standardize(text: str) -> str:
+    """ftfy.fix_text, then the released code's punctuation standardisation (dashes to "-", "…" to "...",
+    "´" to "'").
+
+    ftfy repairs mojibake ("donâ€™t" to "don't"), straightens curly quotes and normalises line breaks.
+    Unlike the released code, punctuation is not padded with spaces: that was for spaCy's tokenizer,
+    ours is a sentencepiece BPE that needs none, and padding would make decoding lossy.
+    """
+    import ftfy
+
+    text = ftfy.fix_text(text)
+    for old, new in _PUNCTUATION.items():
+        text = text.replace(old, new)
+    return text
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Group a document's lines into paragraphs, the lines of each joined with spaces.
+
+    The usual layout is hard-wrapped lines with a blank line between paragraphs: each blank-line block
+    becomes one paragraph. Two other layouts occur in public book texts (the british-novels copies among
+    them), and treating them the same way would turn a whole book into one line:
+    - lines are not wrapped (the 95th percentile of line lengths is over MAX_WRAP_WIDTH): each line is a
+      paragraph already;
+    - lines are wrapped but paragraph breaks were lost (a block of more than MAX_PARAGRAPH_LINES lines):
+      a line continues on the next one only if it is "full", at least FULL_LINE of the wrap width; a
+      shorter line ends its paragraph.
+    """
+    lines = [line.rstrip() for line in text.split("\n")]
+    widths = sorted(len(line) for line in lines if line.strip())
+    if not widths:
+        return []
+    wrap_width = widths[int(0.95 * (len(widths) - 1))]
+    if wrap_width > MAX_WRAP_WIDTH:
+        return [line for line in lines if line.strip()]
+    paragraphs = []
+    for is_text, block in itertools.groupby(lines, key=lambda line: bool(line.strip())):
+        if not is_text:
+            continue
+        block = list(block)
+        if len(block) <= MAX_PARAGRAPH_LINES:
+            paragraphs.append(" ".join(block))
+        else:
+            paragraphs.extend(_join_full_lines(block, FULL_LINE * wrap_width))
+    return paragraphs
+
+
+def _join_full_lines(lines: list[str], full: float) -> Iterator[str]:
+    """Join each line to the next while it is at least `full` characters long."""
+    paragraph: list[str] = []
+    for line in lines:
+        paragraph.append(line)
+        if len(line) < full:
+            yield " ".join(paragraph)
+            paragraph = []
+    if paragraph:
+        yield " ".join(paragraph)
+
+
+def clean_document(text: str, unwrap: bool = True) -> list[str]:
+    """A document's cleaned paragraphs: standardised, unwrapped, white space collapsed, none empty.
+
+    With `unwrap=False` every line is kept as its own paragraph (corpora of one sentence per line).
+    """
+    text = standardize(text)
+    paragraphs = split_paragraphs(text) if unwrap else text.split("\n")
+    cleaned = (_SPACES.sub(" ", paragraph).strip() for paragraph in paragraphs)
+    return [paragraph for paragraph in cleaned if paragraph]
+
+
+# --------------------------------------------------------------------------------------------------
+# Split
+
+
+def split_documents(names: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Split document names into (train, val), both sorted: a seeded shuffle of the sorted names, the
+    first round(val_fraction * n) of them (at least 1, and leaving at least 1 for train) to validation.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"corpus.val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+    unique = sorted(set(names))
+    if len(unique) != len(names):
+        raise ValueError("document names must be unique")
+    if len(unique) < 2:
+        raise ValueError(
+            f"cannot split {len(unique)} document(s) into train and validation: at least 2 are needed"
+        )
+    shuffled = unique[:]
+    random.Random(seed).shuffle(shuffled)
+    n_val = min(max(1, round(val_fraction * len(shuffled))), len(shuffled) - 1)
+    return sorted(shuffled[n_val:]), sorted(shuffled[:n_val])
+
+
+# --------------------------------------------------------------------------------------------------
+# Documents
+
+
+@dataclass(frozen=True)
+class Document:
+    """A unit of the split: a whole file, or `num_lines` lines of it from line `start` on."""
+
+    name: str
+    path: Path
+    start: int = 0
+    num_lines: int | None = None  # None: the whole file
+
+
+def _book_documents(paths: list[Path]) -> list[Document]:
+    return [Document(path.name, path) for path in paths]
+
+
+def _block_documents(paths: list[Path]) -> list[Document]:
+    """Fixed blocks of LINES_PER_BLOCK lines of each file (counted in one streaming pass)."""
+    documents = []
+    for path in paths:
+        n_lines = _count_lines(path)
+        for start in range(0, n_lines, LINES_PER_BLOCK):
+            block = f"{path.name}:{start // LINES_PER_BLOCK:06d}"
+            documents.append(Document(block, path, start, min(LINES_PER_BLOCK, n_lines - start)))
+    return documents
+
+
+def _count_lines(path: Path) -> int:
+    count, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")  # a last line without its newline counts too
+
+
+def _read_documents(documents: list[Document]) -> Iterator[tuple[Document, str]]:
+    """Each document's raw text, reading every file once from start to end (so the blocks of one file must
+    come together and in line order, as _block_documents makes them)."""
+    for path, group in itertools.groupby(documents, key=lambda document: document.path):
+        with open(path, encoding="utf-8") as f:
+            try:
+                for document in group:
+                    if document.num_lines is None:
+                        yield document, f.read()
+                    else:
+                        yield document, "".join(itertools.islice(f, document.num_lines))
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path} is not UTF-8 text ({err}); convert it, e.g. with iconv") from None
+
+
+def _local_paths(local_dir: Path | None) -> list[Path]:
+    if local_dir is None:
+        raise ValueError(f"{CONFIG_KEY}: the local corpus needs a directory of .txt files (local_dir)")
+    paths = sorted(Path(local_dir).glob("*.txt"))
+    if not paths:
+        raise ValueError(f"{CONFIG_KEY}: no .txt files in {local_dir}")
+    return paths
+
+
+def _download(corpus: Corpus, raw_dir: Path) -> list[Path]:
+    """Fetch (or reuse) each source of `corpus` into `raw_dir`, sha256-verified."""
+    return [fetch(s.url, raw_dir / s.filename, s.sha256, s.mirror_path) for s in corpus.sources]
+
+
+def _bookcorpus_files(archive: Path, raw_dir: Path) -> list[Path]:
+    """Extract the archive into raw/bookcorpus/ once (the directory appears only when complete)."""
+    target = raw_dir / "bookcorpus"
+    if not target.is_dir():
+        extract_tar(archive, target)
+    paths = [target / name for name in BOOKCORPUS_FILES]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise ValueError(f"{archive} did not hold {', '.join(missing)}; delete {target} and rerun")
+    return paths
+
+
+def list_documents(corpus: str, raw_dir: Path, local_dir: Path | None = None) -> tuple[list[Document], bool]:
+    """Download `corpus` into `raw_dir` and return its documents in reading order, and whether its
+    lines are to be unwrapped into paragraphs."""
+    if corpus not in CORPORA:
+        raise ValueError(f"{CONFIG_KEY}: unknown corpus {corpus!r}; choose one of {', '.join(CORPORA)}")
+    if corpus == "local":
+        return _book_documents(_local_paths(local_dir)), True
+    registered = CORPORA[corpus]
+    files = _download(registered, raw_dir)
+    if registered.layout == "sentence-archive":
+        return _block_documents(_bookcorpus_files(files[0], raw_dir)), False
+    return _book_documents(files), True
+
+
+# --------------------------------------------------------------------------------------------------
+# Stage
+
+
+class _SplitWriter:
+    """Writes one split to a temporary file beside its destination, counting what it writes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(path.name + ".tmp")
+        self.file: TextIO = open(self.tmp, "w", encoding="utf-8", newline="\n")
+        self.documents: list[str] = []
+        self.lines = self.characters = self.bytes = 0
+
+    def write(self, name: str, paragraphs: list[str]) -> None:
+        self.documents.append(name)
+        if not paragraphs:
+            return
+        text = "\n".join(paragraphs) + "\n"
+        self.file.write(text)
+        self.lines += len(paragraphs)
+        self.characters += len(text)
+        self.bytes += len(text.encode("utf-8"))
+
+    def summary(self) -> dict:
+        return {
+            "documents": len(self.documents),
+            "lines": self.lines,
+            "characters": self.characters,
+            "bytes": self.bytes,
+            "document_names": self.documents,
+        }
+
+
+def prepare_corpus(
+    corpus: str, out_dir: Path, val_fraction: float, seed: int, local_dir: Path | None = None
+) -> dict:
+    """Download (into `out_dir/raw`, reused by a rerun), clean and split a corpus by document.
+
+    Writes `out_dir/train.txt` and `out_dir/val.txt`, one cleaned paragraph per line in the corpus's own
+    document order (shuffling is the training loader's job), and `out_dir/manifest.json`; each file
+    appears only when complete. Documents are streamed one at a time. Returns the manifest.
+    `corpus` is a key of CORPORA; "local" reads the .txt files of `local_dir`, one document per file.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    documents, unwrap = list_documents(corpus, out_dir / "raw", local_dir)
+    train_names, val_names = split_documents([d.name for d in documents], val_fraction, seed)
+    in_val = set(val_names)
+    writers = {split: _SplitWriter(out_dir / f"{split}.txt") for split in ("train", "val")}
+    try:
+        for document, text in _read_documents(documents):
+            split = "val" if document.name in in_val else "train"
+            writers[split].write(document.name, clean_document(text, unwrap))
+        for writer in writers.values():
+            writer.file.close()
+        manifest = {
+            "corpus": corpus,
+            "local_dir": str(local_dir) if corpus == "local" else None,
+            "val_fraction": val_fraction,
+            "seed": seed,
+            "splits": {split: writer.summary() for split, writer in writers.items()},
+        }
+        for split, writer in writers.items():
+            if writer.lines == 0:
+                raise ValueError(f"{CONFIG_KEY}: the {split} split of {corpus!r} is empty after cleaning")
+        for writer in writers.values():
+            os.replace(writer.tmp, writer.path)
+    finally:
+        for writer in writers.values():
+            writer.file.close()
+            writer.tmp.unlink(missing_ok=True)
+    _write_json(out_dir / "manifest.json", manifest)
+    for split, stats in manifest["splits"].items():
+        log.info("%s: %d documents, %d lines, %d bytes", split, stats["documents"], stats["lines"], stats["bytes"])
+    return manifest
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

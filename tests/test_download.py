@@ -1,0 +1,199 @@
+"""download.fetch against a real local HTTP server, the mirror option, and safe tar extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from gpt1 import download
+from gpt1.download import DownloadError, extract_tar, fetch, sha256_file
+
+GOOD = b"It was a bright cold day in a small hand-written test file.\n" * 100
+GOOD_SHA = hashlib.sha256(GOOD).hexdigest()
+WRONG_SHA = "0" * 64
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    hits: Counter = Counter()
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.hits[self.path] += 1
+        if self.path == "/good.txt":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(GOOD)))
+            self.end_headers()
+            self.wfile.write(GOOD)
+        elif self.path == "/error":
+            self.send_error(500)
+        else:
+            self.send_error(404)
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    """Base URL of a throwaway HTTP server on 127.0.0.1, serving for this module's tests."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture()
+def server(base_url):
+    """The server's base URL and a fresh per-path hit counter."""
+    _Handler.hits = Counter()
+    return base_url, _Handler.hits
+
+
+@pytest.fixture(autouse=True)
+def no_mirror_no_wait(monkeypatch):
+    monkeypatch.delenv(download.MIRROR_ENV, raising=False)
+    monkeypatch.setattr(download, "RETRY_DELAY_S", 0.0)
+
+
+def test_fetch_downloads_and_verifies(server, tmp_path):
+    base, hits = server
+    dest = tmp_path / "sub" / "good.txt"
+    assert fetch(f"{base}/good.txt", dest, GOOD_SHA) == dest
+    assert dest.read_bytes() == GOOD
+    assert sha256_file(dest) == GOOD_SHA
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["good.txt"]
+
+    fetch(f"{base}/good.txt", dest, GOOD_SHA)  # present and verified: no second request
+    assert hits["/good.txt"] == 1
+
+
+def test_fetch_replaces_a_corrupt_file(server, tmp_path):
+    base, _ = server
+    dest = tmp_path / "good.txt"
+    dest.write_bytes(b"truncated")
+    fetch(f"{base}/good.txt", dest, GOOD_SHA)
+    assert dest.read_bytes() == GOOD
+
+
+def test_checksum_mismatch_leaves_nothing(server, tmp_path):
+    base, _ = server
+    with pytest.raises(DownloadError) as err:
+        fetch(f"{base}/good.txt", tmp_path / "good.txt", WRONG_SHA)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"expected sha256 {WRONG_SHA}" in message and f"got {GOOD_SHA}" in message
+    assert f"{base}/good.txt" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_server_error_is_retried_then_reported(server, tmp_path):
+    base, hits = server
+    with pytest.raises(DownloadError) as err:
+        fetch(f"{base}/error", tmp_path / "x.txt", GOOD_SHA)
+    message = str(err.value)
+    assert "HTTP 500" in message and f"{base}/error" in message and download.MIRROR_ENV in message
+    assert "\n" not in message
+    assert hits["/error"] == download.RETRIES + 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_not_found_is_not_retried(server, tmp_path):
+    base, hits = server
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        fetch(f"{base}/missing", tmp_path / "x.txt", GOOD_SHA)
+    assert hits["/missing"] == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_connection_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "RETRIES", 0)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    port = httpd.server_address[1]
+    httpd.server_close()  # nothing listens on this port any more
+    with pytest.raises(DownloadError, match="connection error"):
+        fetch(f"http://127.0.0.1:{port}/good.txt", tmp_path / "x.txt", GOOD_SHA)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mirror_is_used_instead_of_the_network(server, tmp_path, monkeypatch):
+    base, hits = server
+    mirror = tmp_path / "mirror"
+    (mirror / "books" / "shelf").mkdir(parents=True)
+    (mirror / "books" / "shelf" / "good.txt").write_bytes(GOOD)
+    monkeypatch.setenv(download.MIRROR_ENV, str(mirror))
+    dest = tmp_path / "out" / "good.txt"
+    fetch(f"{base}/good.txt", dest, GOOD_SHA, mirror_path="books/shelf/good.txt")
+    assert dest.read_bytes() == GOOD
+    assert sum(hits.values()) == 0
+
+
+def test_mirror_missing_file_is_a_clear_error(server, tmp_path, monkeypatch):
+    base, hits = server
+    monkeypatch.setenv(download.MIRROR_ENV, str(tmp_path / "mirror"))
+    with pytest.raises(DownloadError) as err:
+        fetch(f"{base}/good.txt", tmp_path / "out" / "good.txt", GOOD_SHA, mirror_path="books/absent.txt")
+    assert str(tmp_path / "mirror" / "books" / "absent.txt") in str(err.value)
+    assert sum(hits.values()) == 0
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_mirror_with_wrong_content_is_rejected(tmp_path, monkeypatch):
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "good.txt").write_bytes(b"something else")
+    monkeypatch.setenv(download.MIRROR_ENV, str(tmp_path / "mirror"))
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        fetch("http://127.0.0.1:9/good.txt", tmp_path / "out" / "good.txt", GOOD_SHA, mirror_path="good.txt")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _make_tar(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
+    with tarfile.open(path, "w:bz2") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, link_target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = link_target
+            tar.addfile(info)
+    return path
+
+
+def test_extract_tar(tmp_path):
+    archive = _make_tar(tmp_path / "a.tar.bz2", {"books_1.txt": b"one\n", "deep/books_2.txt": b"two\n"})
+    target = extract_tar(archive, tmp_path / "out")
+    assert (target / "books_1.txt").read_bytes() == b"one\n"
+    assert (target / "deep" / "books_2.txt").read_bytes() == b"two\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tar.bz2", "out"]
+
+
+@pytest.mark.parametrize(
+    "members, links, bad",
+    [
+        ({"fine.txt": b"ok\n", "../evil": b"gotcha\n"}, None, "../evil"),
+        ({"fine.txt": b"ok\n"}, {"escape": "../../outside"}, "escape"),
+    ],
+)
+def test_extract_tar_refuses_members_outside_target(tmp_path, members, links, bad):
+    archive = _make_tar(tmp_path / "bad.tar.bz2", members, links)
+    with pytest.raises(DownloadError) as err:
+        extract_tar(archive, tmp_path / "out")
+    assert str(archive) in str(err.value) and repr(bad) in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.tar.bz2"]  # no target, temp dir or evil
+
+
+def test_extract_tar_corrupt_archive(tmp_path):
+    archive = tmp_path / "broken.tar.bz2"
+    archive.write_bytes(b"not a tar at all")
+    with pytest.raises(DownloadError, match="cannot extract"):
+        extract_tar(archive, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.tar.bz2"]
