@@ -35,7 +35,7 @@ def dataclass_from_args(cls: type, args: argparse.Namespace, **extra):
 
 def stage_params(args: argparse.Namespace) -> dict:
     """The flags a stage ran with, as MLflow params (paths and bookkeeping left out)."""
-    return {k: v for k, v in vars(args).items() if k not in ("command", "func", "log", "profile") and v is not None}
+    return {k: v for k, v in vars(args).items() if k not in ("command", "func", "log_file", "profile") and v is not None}
 
 
 # --- stages ---------------------------------------------------------------------------------------
@@ -48,8 +48,8 @@ def download_corpus(args: argparse.Namespace) -> None:
     name = "local" if local_dir else args.source
     with tracking.stage_run("download_corpus", args.profile, stage_params(args)) as run:
         summary = corpus.prepare_corpus(name, args.out_dir, args.val_fraction, args.seed, local_dir=local_dir)
-        run.log_metrics({f"{split}_{k}": v for split in ("train", "val") for k, v in summary[split].items()
-                         if isinstance(v, (int, float))})
+        run.log_metrics({f"{split}_{key}": value for split, counts in summary["splits"].items()
+                         for key, value in counts.items() if isinstance(value, (int, float))})
 
 
 def train_bpe(args: argparse.Namespace) -> None:
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(func=func)
         p.add_argument("--profile", default="sample", help="profile name, recorded as an MLflow tag")
-        p.add_argument("--log", type=Path, help="also write the log to this file")
+        p.add_argument("--log-file", type=Path, help="also write the log to this file")
         return p
 
     p = stage("download-corpus", download_corpus, "Download, clean and split the pretraining corpus by document.")
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     from gpt1.download import DownloadError
 
     args = build_parser().parse_args(argv)
-    setup_logging(getattr(args, "log", None))
+    setup_logging(getattr(args, "log_file", None))
     try:
         args.func(args)
     except (ValueError, FileNotFoundError, DownloadError) as error:

@@ -378,7 +378,7 @@ def prepare_corpus(
     `corpus` is a key of CORPORA; "local" reads the .txt files of `local_dir`, one document per file.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "raw").mkdir(parents=True, exist_ok=True)  # a declared output, empty for a local corpus
     documents, unwrap = list_documents(corpus, out_dir / "raw", local_dir)
     train_names, val_names = split_documents([d.name for d in documents], val_fraction, seed)
     in_val = set(val_names)

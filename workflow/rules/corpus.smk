@@ -16,7 +16,7 @@ rule download_corpus:
     shell:
         "gpt1 download-corpus --profile {params.profile} --source {params.corpus[source]}"
         " --val-fraction {params.corpus[val_fraction]} --seed {params.corpus[seed]}"
-        " --out-dir results/corpus --log {log}"
+        " --out-dir results/corpus --log-file {log}"
 
 
 rule train_bpe:
@@ -34,7 +34,7 @@ rule train_bpe:
         "results/logs/train_bpe.log",
     shell:
         "gpt1 train-bpe --profile {params.profile} --text {input.text} --vocab-size {params.bpe[vocab_size]}"
-        " --max-sentences {params.bpe[max_sentences]} --seed {params.bpe[seed]} --model {output.model} --log {log}"
+        " --max-sentences {params.bpe[max_sentences]} --seed {params.bpe[seed]} --model {output.model} --log-file {log}"
 
 
 rule encode_corpus:
@@ -55,4 +55,4 @@ rule encode_corpus:
         "results/logs/encode_corpus.log",
     shell:
         "gpt1 encode-corpus --profile {params.profile} --bpe-model {input.model} --corpus-dir results/corpus"
-        " --out-dir results/tokens --log {log}"
+        " --out-dir results/tokens --log-file {log}"

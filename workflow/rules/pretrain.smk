@@ -28,4 +28,4 @@ rule pretrain:
         " --adam-beta1 {params.p[adam_beta1]} --adam-beta2 {params.p[adam_beta2]} --adam-eps {params.p[adam_eps]}"
         " --eval-interval {params.p[eval_interval]} --eval-batches {params.p[eval_batches]}"
         " --log-interval {params.p[log_interval]} --seed {params.p[seed]} --device {params.p[device]}"
-        " --compile {params.p[compile]} --log {log}"
+        " --compile {params.p[compile]} --log-file {log}"
