@@ -50,6 +50,7 @@ def train_bpe(text_file: Path, model_file: Path, vocab_size: int, max_sentences:
             minloglevel=2,
         )
         os.replace(prefix.with_suffix(".model"), model_file)
+    log.info("trained a %d-piece BPE model on %s -> %s", vocab_size, text_file, model_file)
 
 
 class Tokenizer:

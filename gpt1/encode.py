@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from itertools import islice
 from pathlib import Path
@@ -11,6 +12,8 @@ import numpy as np
 from tqdm import tqdm
 
 from gpt1.bpe import Tokenizer
+
+log = logging.getLogger(__name__)
 
 LINES_PER_CHUNK = 20_000
 TOKEN_DTYPE = np.uint16
@@ -32,6 +35,7 @@ def encode_file(tokenizer: Tokenizer, text_file: Path, token_file: Path) -> int:
             count += flat.size
             bar.update(flat.size)
     os.replace(tmp, token_file)
+    log.info("%s: %d tokens -> %s", text_file, count, token_file)
     return count
 
 
