@@ -63,6 +63,25 @@ def load(path: Path = PARAMS_FILE, profile: str | None = None) -> dict:
     return params
 
 
+def changed_leaves(before: dict, after: dict) -> dict:
+    """The leaves of `after` whose values differ from (or are missing in) `before`, as a nested dict."""
+    changed = {}
+    for key, value in after.items():
+        if isinstance(value, dict) and isinstance(before.get(key), dict):
+            if inner := changed_leaves(before[key], value):
+                changed[key] = inner
+        elif before.get(key, object()) != value:
+            changed[key] = value
+    return changed
+
+
+def resolve(config: dict, path: Path = PARAMS_FILE) -> dict:
+    """Snakemake's config (params.yaml merged with --configfile/--config) with the profile applied
+    first and the user's own overrides, whatever differs from params.yaml, on top of it."""
+    base = yaml.safe_load(Path(path).read_text())
+    return deep_merge(apply_profile(base, config.get("profile")), changed_leaves(base, config))
+
+
 def leaf_items(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
     """('group.key', value) for every leaf of a nested dict."""
     items = []
@@ -77,12 +96,7 @@ def leaf_items(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
 def dvc_set_params(path: Path = PARAMS_FILE, profile: str | None = None) -> list[str]:
     """`-S key=value` arguments that make `dvc exp run` use a profile's values."""
     raw = yaml.safe_load(Path(path).read_text())
-    resolved = load(path, profile)
-    current = dict(leaf_items({k: v for k, v in raw.items() if k != "profiles"}))
-    changed = [
-        (key, value)
-        for key, value in leaf_items({k: v for k, v in resolved.items() if k != "profiles"})
-        if current.get(key) != value
-    ]
-    return [f"-S {key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
-            for key, value in changed]
+    changed = changed_leaves(raw, load(path, profile))
+    changed.pop("profiles", None)
+    return [f"-S {key}={yaml.safe_dump(value, default_flow_style=True).splitlines()[0]}"
+            for key, value in leaf_items(changed)]

@@ -4,7 +4,7 @@ import sys
 import pytest
 import yaml
 
-from gpt1.params import PARAMS_FILE, ParamsError, apply_profile, dvc_set_params, load, validate
+from gpt1.params import PARAMS_FILE, ParamsError, apply_profile, dvc_set_params, load, resolve, validate
 
 
 @pytest.mark.parametrize("profile", ["sample", "paper", "smoke"])
@@ -65,3 +65,22 @@ def test_snakemake_rejects_a_bad_value_naming_the_key(tmp_path):
                           capture_output=True, text=True, cwd=PARAMS_FILE.parent)
     assert done.returncode != 0
     assert "warmup_stepz" in done.stderr + done.stdout
+
+
+def test_command_line_overrides_win_over_the_profile():
+    """`--config profile=paper` with `--configfile` setting pretrain.micro_batch_size: the user's value stays."""
+    config = raw()
+    config["profile"] = "paper"
+    config["pretrain"]["micro_batch_size"] = 4
+    resolved = resolve(config)
+    assert resolved["pretrain"]["micro_batch_size"] == 4
+    assert resolved["model"]["n_layer"] == 12 and resolved["pretrain"]["batch_size"] == 64
+
+
+def test_dvc_set_params_values_parse_back():
+    for flag in dvc_set_params(profile="paper"):
+        key, value = flag.removeprefix("-S ").split("=", 1)
+        node = load(profile="paper")
+        for part in key.split("."):
+            node = node[part]
+        assert yaml.safe_load(value) == node, key

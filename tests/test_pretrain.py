@@ -106,3 +106,11 @@ def test_two_processes_match_one_with_the_same_global_batch(pattern_tokens, tmp_
         torch.testing.assert_close(one[name], two[name], rtol=1e-4, atol=1e-5, msg=name)
     m1, m2 = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("p1", "p2"))
     assert m1["val_loss"] == pytest.approx(m2["val_loss"], rel=1e-4)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_bf16_fused_compiled_run(pattern_tokens, tmp_path):
+    metrics = pretrain(TINY, tiny_run(lr=1e-2, max_steps=60, eval_interval=20, device="cuda", compile="default"),
+                       pattern_tokens, tmp_path)
+    assert metrics["val_loss"] < 0.5 * math.log(64)

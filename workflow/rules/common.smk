@@ -1,9 +1,12 @@
-# params.yaml with the selected profile applied, then validated: a bad key fails here, named.
+# params.yaml with the selected profile applied (then anything set with --configfile or --config), and
+# validated: a bad key fails here, named.
 from snakemake.utils import validate
 
-from gpt1.params import apply_profile
+from pathlib import Path
 
-config.update(apply_profile(config))
+from gpt1.params import resolve
+
+config.update(resolve(config, Path("params.yaml")))
 
 
 validate(config, "../schemas/params.schema.yaml")
