@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from conftest import ROOT
 
@@ -71,25 +70,16 @@ def test_snakemake_runs_the_chain_then_has_nothing_to_do(tmp_path):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-def test_dvc_repro_runs_the_chain_then_is_up_to_date_and_pushes(tmp_path):
+def test_dvc_runs_the_chain_then_is_up_to_date_and_pushes(tmp_path):
     project = project_copy(tmp_path)
     smoke = run(["gpt1", "profile", "smoke"], project).stdout.split()
-    # What `dvc exp run $(gpt1 profile smoke)` does, without an experiment: set the values, then repro.
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    for flag in smoke[1::2]:
-        key, value = flag.split("=", 1)
-        *groups, leaf = key.split(".")
-        node = params
-        for group in groups:
-            node = node[group]
-        node[leaf] = yaml.safe_load(value)
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["dvc", "repro"], project)
+    run(["dvc", "exp", "run", "--name", "smoke", *smoke], project)  # the README's profile selection
     check_outputs_and_tracking(project)
     again = run(["dvc", "repro"], project)
     assert "up to date" in again.stdout + again.stderr
-    status = run(["dvc", "status"], project)
-    assert "up to date" in status.stdout
+    experiments = run(["dvc", "exp", "show", "--json"], project).stdout
+    assert '"smoke"' in experiments and "val_ppl" in experiments
+    assert "val_ppl" in run(["dvc", "metrics", "show"], project).stdout
     run(["dvc", "remote", "add", "-d", "--local", "storage", str(tmp_path / "storage")], project)
     run(["dvc", "push"], project)
     assert any((tmp_path / "storage").rglob("*"))
