@@ -105,7 +105,8 @@ def test_split_keeps_one_document_on_each_side():
 def test_prepare_local_corpus(tmp_path):
     out = tmp_path / "corpus"
     summary = prepare_corpus("local", out, val_fraction=0.3, seed=0, local_dir=FIXTURES)
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "train.txt", "val.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "raw", "train.txt", "val.txt"]
+    assert not any((out / "raw").iterdir())  # a local corpus downloads nothing
     assert json.loads((out / "manifest.json").read_text()) == summary
 
     books = sorted(p.name for p in FIXTURES.glob("*.txt"))
