@@ -11,9 +11,11 @@ configfile: "params.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/finetune.smk"
 
 
 rule all:
     input:
         "results/pretrain/model.pt",
         "results/pretrain/metrics.json",
+        expand("results/metrics/{task}.json", task=config["finetune"]["tasks"]),

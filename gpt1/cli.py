@@ -91,6 +91,38 @@ def pretrain(args: argparse.Namespace) -> None:
             run.log_artifact(args.out_dir / "metrics.json")
 
 
+def download_task(args: argparse.Namespace) -> None:
+    from gpt1 import tasks, tracking
+    from gpt1.files import atomic_write_json
+
+    data_dir = args.out_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with tracking.stage_run("download_task", args.profile, stage_params(args), tags={"task": args.task}) as run:
+        try:
+            tasks.download_task(args.task, data_dir)
+            status = {"task": args.task, "status": "ok", "splits": tasks.available_splits(args.task, data_dir)}
+        except tasks.TaskDataMissing as missing:  # the other tasks carry on; fine-tuning reports "not run"
+            log.warning("%s", missing)
+            status = {"task": args.task, "status": "missing", "reason": str(missing), "splits": []}
+        run.set_tag("splits", ",".join(status["splits"]) or "none")
+    atomic_write_json(args.out_dir / "status.json", status)
+
+
+def finetune(args: argparse.Namespace) -> None:
+    import json
+
+    from gpt1 import tracking
+    from gpt1.config import FinetuneConfig
+    from gpt1.finetune_stage import run_task
+
+    cfg = dataclass_from_args(FinetuneConfig, args)
+    status = json.loads((args.task_dir / "status.json").read_text())
+    tags = {"task": args.task, "seed": str(cfg.seed), "ablation": "none"}
+    with tracking.stage_run("finetune", args.profile, stage_params(args), tags=tags) as run:
+        run_task(args.task, args.task_dir / "data", status, args.checkpoint, args.bpe_model, cfg, args.out,
+                 args.work_dir, args.profile, run)
+
+
 def profile(args: argparse.Namespace) -> None:
     from gpt1 import params
 
@@ -105,7 +137,7 @@ def str_path(value: str) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gpt1.config import GPTConfig, PretrainConfig
+    from gpt1.config import FinetuneConfig, GPTConfig, PretrainConfig
 
     parser = argparse.ArgumentParser(prog="gpt1", description="Reproduce GPT-1, stage by stage.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
@@ -141,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after", type=int, help="stop after this many updates, leaving a checkpoint to resume")
     add_dataclass_flags(p, GPTConfig, skip=("vocab_size", "layer_norm_eps", "init_std"))
     add_dataclass_flags(p, PretrainConfig)
+
+    p = stage("download-task", download_task, "Download (or copy from the mirror) one task's data.")
+    p.add_argument("--task", required=True, help="task id: cola, sst2, mrpc, stsb, qqp, mnli, ... story_cloze")
+    p.add_argument("--out-dir", type=Path, required=True, help="writes data/ and status.json here")
+
+    p = stage("finetune", finetune, "Fine-tune the pretrained model on one task and evaluate it.")
+    p.add_argument("--task", required=True)
+    p.add_argument("--task-dir", type=Path, required=True, help="download-task's --out-dir")
+    p.add_argument("--checkpoint", type=Path, required=True, help="the pretrained model.pt")
+    p.add_argument("--bpe-model", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="the metrics JSON to write")
+    p.add_argument("--work-dir", type=Path, required=True, help="where the resumable checkpoint lives")
+    add_dataclass_flags(p, FinetuneConfig)
 
     p = sub.add_parser("profile", help="Print the `dvc exp run` -S flags that select a profile of params.yaml.")
     p.set_defaults(func=profile)

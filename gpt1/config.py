@@ -60,3 +60,26 @@ class PretrainConfig:
     device: str = "auto"
     compile: str = "none"
     """torch.compile mode, or none."""
+
+
+@dataclass
+class FinetuneConfig:
+    """params.yaml's `finetune` group (the paper's values by default)."""
+
+    lr: float = 6.25e-5
+    batch_size: int = 32
+    """Examples per update (a similarity example is 2 sequences, a multiple-choice one k)."""
+    epochs: int = 3
+    warmup: float = 0.002
+    """Share of the updates spent warming up linearly; then linear decay to 0."""
+    lm_coef: float = 0.5
+    """λ in L3 = L2 + λ L1: weight of the auxiliary language-modelling loss; 0 turns it off."""
+    clf_dropout: float = 0.1
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    max_train_examples: int = 0
+    """Train on a seeded random subset of this many examples; 0 for all."""
+    min_train_examples: int = 100
+    """Fewer training examples than this (a mirror's format slice) and the task is reported as not run."""
+    seed: int = 42
+    device: str = "auto"

@@ -10,6 +10,7 @@ import hashlib
 import http.client
 import logging
 import os
+import re
 import shutil
 import ssl
 import tarfile
@@ -17,7 +18,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from tqdm import tqdm
@@ -173,5 +175,43 @@ def extract_tar(archive: Path, target: Path) -> Path:
         raise DownloadError(f"cannot extract {archive}: {err}; delete it and fetch it again") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    log.info("extracted %s -> %s", archive, target)
+    return target
+
+
+def _unsafe_member(name: str) -> bool:
+    """Whether a zip member name would land outside the extraction directory."""
+    name = name.replace("\\", "/")
+    path = PurePosixPath(name)
+    return path.is_absolute() or ".." in path.parts or re.match(r"^[A-Za-z]:", name) is not None
+
+
+def extract_zip(archive: Path, target: Path) -> Path:
+    """Extract a zip archive into the directory `target` and return `target`.
+
+    An archive with a member that would land outside `target` (an absolute name, a drive letter, a `..`
+    component) is refused whole, before anything is written. Extraction goes to a temporary directory
+    beside `target`, renamed over it at the end: a failed extraction leaves nothing behind, and an
+    existing `target` is replaced only on success. Raises DownloadError.
+    """
+    archive, target = Path(archive), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                if _unsafe_member(info.filename):
+                    raise DownloadError(
+                        f"refusing to extract {archive}: member {info.filename!r} would land outside {target}"
+                    )
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+            try:
+                zf.extractall(tmp)
+                if target.exists():
+                    shutil.rmtree(target)
+                os.replace(tmp, target)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as err:
+        raise DownloadError(f"cannot extract {archive}: {err}; delete it and fetch it again") from None
     log.info("extracted %s -> %s", archive, target)
     return target

@@ -7,6 +7,7 @@ profile changes, merged over them. Stage code never reads params.yaml: it takes 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import yaml
@@ -98,5 +99,5 @@ def dvc_set_params(path: Path = PARAMS_FILE, profile: str | None = None) -> list
     raw = yaml.safe_load(Path(path).read_text())
     changed = changed_leaves(raw, load(path, profile))
     changed.pop("profiles", None)
-    return [f"-S {key}={yaml.safe_dump(value, default_flow_style=True).splitlines()[0]}"
-            for key, value in leaf_items(changed)]
+    # JSON is YAML without spaces: each flag survives the shell's word splitting of $(gpt1 profile ...).
+    return [f"-S {key}={json.dumps(value, separators=(',', ':'))}" for key, value in leaf_items(changed)]

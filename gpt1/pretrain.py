@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from gpt1.config import GPTConfig, PretrainConfig
 from gpt1.encode import load_tokens
+from gpt1.files import atomic_save, atomic_write_json
 from gpt1.model import GPT, perplexity
 
 log = logging.getLogger(__name__)
@@ -101,18 +102,6 @@ def run_key(model_cfg: GPTConfig, cfg: PretrainConfig, meta: dict) -> str:
     train = {k: v for k, v in asdict(cfg).items() if k not in ("device", "compile", "log_interval")}
     blob = json.dumps([model_cfg.to_dict(), train, meta], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def atomic_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @torch.no_grad()
@@ -248,7 +237,8 @@ def pretrain(
 
     result = None
     if step == steps and rt.main:
-        result = finish(model, out_dir, history, steps, tokens_per_step, time.perf_counter() - wall_start)
+        run_id = getattr(tracker, "run_id", None)
+        result = finish(model, out_dir, history, steps, tokens_per_step, time.perf_counter() - wall_start, run_id)
     if rt.world > 1:
         dist.barrier()
         dist.destroy_process_group()
@@ -289,9 +279,12 @@ def resume(path: Path, key: str, model: GPT, optimizer, rt: Runtime) -> tuple[in
     return state["step"], state["history"]
 
 
-def finish(model: GPT, out_dir: Path, history: list[dict], steps: int, tokens_per_step: int, wall_s: float) -> dict:
-    """The stage's outputs: weights for fine-tuning, final metrics, and the curves."""
-    atomic_save({"model_config": model.config.to_dict(), "model": model.state_dict(), "step": steps}, out_dir / "model.pt")
+def finish(
+    model: GPT, out_dir: Path, history: list[dict], steps: int, tokens_per_step: int, wall_s: float, run_id: str | None
+) -> dict:
+    """The stage's outputs: weights for fine-tuning (with the MLflow run that made them), final metrics, curves."""
+    weights = {"model_config": model.config.to_dict(), "model": model.state_dict(), "step": steps, "mlflow_run_id": run_id}
+    atomic_save(weights, out_dir / "model.pt")
     last_val = next(row for row in reversed(history) if "val_loss" in row)
     speeds = [row["tokens_per_s"] for row in history if "tokens_per_s" in row]
     metrics = {
@@ -303,7 +296,7 @@ def finish(model: GPT, out_dir: Path, history: list[dict], steps: int, tokens_pe
         "wall_s_this_run": wall_s,
         "parameters": model.num_parameters(),
     }
-    atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write_json(out_dir / "metrics.json", metrics)
     fields = ["step", "train_loss", "val_loss", "val_ppl", "lr", "grad_norm", "tokens_per_s"]
     tmp = out_dir / "curves.csv.tmp"
     with open(tmp, "w", newline="") as f:

@@ -17,6 +17,8 @@ def snakemake_jobs(*args: str) -> dict[str, dict]:
     jobs = {}
     for block in re.split(r"\n(?=rule \w+:)", done.stdout + done.stderr)[1:]:
         name = re.match(r"rule (\w+):", block).group(1)
+        if wildcards := re.search(r"^\s+wildcards: task=(\w+)", block, re.M):
+            name = f"{name}@{wildcards.group(1)}"  # DVC's name for a foreach stage
         field = lambda key: set(re.search(rf"^\s+{key}: (.*)$", block, re.M).group(1).split(", "))
         cmd = re.search(r"^Shell command: (.*)$", block, re.M)
         if name != "all":
@@ -47,7 +49,9 @@ def both():
 
 def test_the_same_stages(both):
     snakemake, dvc = both
-    assert set(snakemake) == set(dvc) == {"download_corpus", "train_bpe", "encode_corpus", "pretrain"}
+    tasks = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "snli", "scitail", "race", "story_cloze"]
+    per_task = {f"{stage}@{task}" for stage in ("download_task", "finetune") for task in tasks}
+    assert set(snakemake) == set(dvc) == {"download_corpus", "train_bpe", "encode_corpus", "pretrain"} | per_task
 
 
 @pytest.mark.parametrize("part", ["cmd", "inputs", "outputs"])
@@ -62,6 +66,7 @@ def test_dvc_declares_every_params_group_a_command_reads(both):
     assert all("profile" in stage["params"] for stage in dvc.values())
     assert {"model", "pretrain"} <= dvc["pretrain"]["params"]
     assert "corpus" in dvc["download_corpus"]["params"] and "bpe" in dvc["train_bpe"]["params"]
+    assert "finetune" in dvc["finetune@rte"]["params"]
 
 
 def test_snakemake_lint_is_clean():

@@ -54,7 +54,7 @@ def test_profile_overrides_merge_deeply():
 
 def test_dvc_set_params_select_the_profile():
     flags = dvc_set_params(profile="paper")
-    assert "-S profile=paper" in flags and "-S model.n_layer=12" in flags and "-S pretrain.max_steps=0" in flags
+    assert '-S profile="paper"' in flags and "-S model.n_layer=12" in flags and "-S pretrain.max_steps=0" in flags
     assert not any(flag.startswith("-S pretrain.weight_decay=") for flag in flags)  # unchanged values stay out
 
 

@@ -1,5 +1,6 @@
 """The smoke profile through real Snakemake, real DVC and real MLflow, in a copy of the project."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,14 +12,17 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 BIN = os.path.dirname(sys.executable)
-STAGES = ["download_corpus", "train_bpe", "encode_corpus", "pretrain"]
+STAGES = ["download_corpus", "train_bpe", "encode_corpus", "pretrain", "download_task", "finetune"]
+SMOKE_TASKS = ["sst2", "rte", "stsb", "story_cloze"]  # one task of each input transformation
 OUTPUTS = ["results/corpus/train.txt", "results/bpe/bpe.model", "results/tokens/train.bin",
            "results/pretrain/model.pt", "results/pretrain/metrics.json", "results/pretrain/curves.csv"]
 
 
 def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
     env = os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+                        # the tasks' offline mirror: hand-written fixtures in the official layout
+                        "GPT1_DATA_MIRROR": str(ROOT / "tests" / "fixtures" / "smoke_tasks")}
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, **kwargs)
     assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return done
@@ -49,9 +53,15 @@ def tracked_runs():
 def check_outputs_and_tracking(project):
     for name in OUTPUTS:
         assert (project / name).stat().st_size > 0, name
+    for task in SMOKE_TASKS:
+        record = json.loads((project / "results" / "metrics" / f"{task}.json").read_text())
+        assert record["status"] == "done" and record["metrics"], task
     client, runs = tracked_runs()
     by_stage = {r.data.tags["stage"]: r for r in runs}
     assert set(by_stage) == set(STAGES)
+    finetunes = [r for r in runs if r.data.tags["stage"] == "finetune"]
+    assert sorted(r.data.tags["task"] for r in finetunes) == sorted(SMOKE_TASKS)
+    assert all(r.data.tags["pretrain_run_id"] == by_stage["pretrain"].info.run_id for r in finetunes)
     assert all(r.info.status == "FINISHED" and r.data.tags["profile"] == "smoke" for r in runs)
     pretrain = by_stage["pretrain"]
     assert pretrain.data.params["n_layer"] == "2"

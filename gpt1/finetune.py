@@ -1,0 +1,244 @@
+"""Fine-tuning: the pretrained model, a linear head on the state at the extract token, L3 = L2 + λ L1.
+
+Reads as setup -> train -> evaluate. Batches are padded to their longest sequence, not to the context.
+A checkpoint after every epoch lets a rerun resume, as in pretraining.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from gpt1.config import FinetuneConfig, GPTConfig
+from gpt1.files import atomic_save, atomic_write_json
+from gpt1.metrics import score
+from gpt1.model import GPT
+from gpt1.tasks import Example, Task
+from gpt1.transform import TaskTokens, sequences
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+LOG_EVERY = 10  # updates between training-loss points in MLflow
+
+
+class TaskModel(nn.Module):
+    """GPT plus one linear head. Input: B examples of S sequences each, flattened to (B*S, T)."""
+
+    def __init__(self, gpt: GPT, kind: str, n_outputs: int, clf_dropout: float):
+        super().__init__()
+        self.gpt, self.kind = gpt, kind
+        self.dropout = nn.Dropout(clf_dropout)
+        self.head = nn.Linear(gpt.config.n_embd, n_outputs)
+        nn.init.normal_(self.head.weight, std=gpt.config.init_std)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, idx: torch.Tensor, extract: torch.Tensor, n_seq: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(task outputs, LM loss over the real tokens). Outputs: (B, n_outputs); (B, S) for multiple choice."""
+        h = self.gpt.hidden_states(idx)
+        targets = idx[:, 1:].masked_fill(torch.arange(1, idx.size(1), device=idx.device) > extract[:, None], -1)
+        lm_loss = F.cross_entropy(self.gpt.lm_logits(h[:, :-1]).flatten(0, 1), targets.flatten(), ignore_index=-1)
+        at_extract = h[torch.arange(len(idx), device=idx.device), extract].view(-1, n_seq, h.size(-1))  # (B, S, C)
+        if self.kind == "multiple_choice":
+            return self.head(self.dropout(at_extract)).squeeze(-1), lm_loss  # a score per answer
+        if self.kind == "similarity":
+            return self.head(self.dropout(at_extract.sum(1))), lm_loss  # both orders, added
+        return self.head(self.dropout(at_extract[:, 0])), lm_loss
+
+
+def task_loss(task: Task, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    if task.labels is None:  # STS-B: regression on the score scaled to 0-1
+        return F.mse_loss(outputs.squeeze(-1), labels.float() / 5.0)
+    return F.cross_entropy(outputs, labels.long())  # classes, or a softmax across the answers
+
+
+def objective(model: TaskModel, task: Task, batch: tuple, lm_coef: float) -> torch.Tensor:
+    """L3 = L2 + λ L1: the task loss plus λ times the LM loss on the task's own tokens."""
+    idx, extract, labels, n_seq = batch
+    outputs, lm_loss = model(idx, extract, n_seq)
+    loss = task_loss(task, outputs, labels)
+    return loss + lm_coef * lm_loss if lm_coef else loss
+
+
+def predictions(task: Task, outputs: torch.Tensor) -> np.ndarray:
+    if task.labels is None:
+        return (outputs.squeeze(-1) * 5.0).float().cpu().numpy()
+    return outputs.argmax(-1).cpu().numpy()
+
+
+def n_outputs(task: Task) -> int:
+    if task.kind == "multiple_choice" or task.labels is None:
+        return 1
+    return len(task.labels)
+
+
+@dataclass
+class Encoded:
+    seqs: list[list[int]]
+    label: float
+    subset: str
+
+
+def encode_examples(task: Task, examples: list[Example], tokenizer, n_ctx: int) -> list[Encoded]:
+    tok = TaskTokens(tokenizer.start_id, tokenizer.delimiter_id, tokenizer.extract_id)
+    return [Encoded(sequences(task.kind, ex, tokenizer.encode, tok, n_ctx), ex.label, ex.subset) for ex in examples]
+
+
+def collate(batch: list[Encoded], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Pad to the longest sequence in the batch: (idx, extract positions, labels, sequences per example)."""
+    flat = [seq for ex in batch for seq in ex.seqs]
+    width = max(len(seq) for seq in flat)
+    idx = torch.zeros(len(flat), width, dtype=torch.long)
+    for row, seq in enumerate(flat):
+        idx[row, : len(seq)] = torch.tensor(seq)
+    extract = torch.tensor([len(seq) - 1 for seq in flat])
+    labels = torch.tensor([ex.label for ex in batch])
+    return idx.to(device), extract.to(device), labels.to(device), len(batch[0].seqs)
+
+
+def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int) -> float:
+    """Linear warm-up over `warmup_steps`, then linear decay to 0 at `total_steps` (update `step` is 1-based)."""
+    if step <= warmup_steps:
+        return max_lr * step / max(1, warmup_steps)
+    return max_lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+def load_pretrained(checkpoint: Path, device: torch.device) -> tuple[GPT, dict]:
+    """The pretrained GPT; its shape comes from the checkpoint itself."""
+    state = torch.load(checkpoint, map_location=device, weights_only=True)
+    gpt = GPT(GPTConfig(**state["model_config"]))
+    gpt.load_state_dict(state["model"])
+    return gpt.to(device), state
+
+
+@torch.no_grad()
+def evaluate(model: TaskModel, task: Task, data: list[Encoded], batch_size: int, device: torch.device) -> dict:
+    """Metrics on a labelled split, overall and per subset (MNLI matched/mismatched, RACE middle/high)."""
+    model.eval()
+    preds = []
+    for i in range(0, len(data), batch_size):
+        idx, extract, _, n_seq = collate(data[i : i + batch_size], device)
+        preds.append(predictions(task, model(idx, extract, n_seq)[0]))
+    model.train()
+    preds = np.concatenate(preds)
+    gold = np.array([ex.label for ex in data])
+    result = {"n": len(data), "metrics": {m: score(m, gold, preds) for m in task.metrics}}
+    subsets = sorted({ex.subset for ex in data} - {""})
+    if subsets:
+        result["subsets"] = {}
+        for subset in subsets:
+            mask = np.array([ex.subset == subset for ex in data])
+            metrics = {m: score(m, gold[mask], preds[mask]) for m in task.metrics}
+            result["subsets"][subset] = {"n": int(mask.sum()), "metrics": metrics}
+    return result
+
+
+def run_key(task: Task, cfg: FinetuneConfig, checkpoint: Path, n_train: int) -> str:
+    settings = {k: v for k, v in asdict(cfg).items() if k != "device"}
+    blob = json.dumps([task.id, settings, str(checkpoint), checkpoint.stat().st_mtime_ns, n_train], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def finetune(
+    task: Task,
+    train: list[Example],
+    evals: dict[str, list[Example]],
+    checkpoint: Path,
+    tokenizer,
+    cfg: FinetuneConfig,
+    work_dir: Path,
+    tracker=None,
+) -> dict:
+    """Fine-tune on `train`, evaluate on each split of `evals`; return the results (see metrics files)."""
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                          "cpu" if cfg.device == "auto" else cfg.device)
+    started = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    gpt, pretrained = load_pretrained(checkpoint, device)
+    model = TaskModel(gpt, task.kind, n_outputs(task), cfg.clf_dropout).to(device)
+    train_data = encode_examples(task, train, tokenizer, gpt.config.n_ctx)
+    eval_data = {split: encode_examples(task, examples, tokenizer, gpt.config.n_ctx) for split, examples in evals.items()}
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, fused=device.type == "cuda",
+    )
+    per_epoch = math.ceil(len(train_data) / cfg.batch_size)
+    total = per_epoch * cfg.epochs
+    warmup = max(1, round(cfg.warmup * total))
+    key = run_key(task, cfg, checkpoint, len(train_data))
+    first_epoch, curves = resume(work_dir / CHECKPOINT, key, model, optimizer, device)
+
+    step = first_epoch * per_epoch
+    bar = tqdm(total=total, initial=step, desc=f"finetune {task.id}", unit="step", disable=None)
+    for epoch in range(first_epoch, cfg.epochs):
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_data))
+        losses = []
+        for i in range(0, len(order), cfg.batch_size):
+            step += 1
+            lr = lr_at(step, cfg.lr, warmup, total)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = collate([train_data[j] for j in order[i : i + cfg.batch_size]], device)
+            loss = objective(model, task, batch, cfg.lm_coef)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or float("inf"))
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            if tracker and step % LOG_EVERY == 0:
+                tracker.log_metrics({"train_loss": float(np.mean(losses[-LOG_EVERY:])), "lr": lr}, step)
+        curves.append({"epoch": epoch + 1, "step": step, "train_loss": float(np.mean(losses))})
+        log.info("%s epoch %d: train loss %.4f", task.id, epoch + 1, curves[-1]["train_loss"])
+        save_checkpoint(work_dir / CHECKPOINT, key, model, optimizer, epoch + 1, curves)
+    bar.close()
+
+    # Evaluated once, after training, as the paper reports: no model selection on dev or test.
+    results = {split: evaluate(model, task, data, cfg.batch_size, device) for split, data in eval_data.items()}
+    return {
+        "results": results,
+        "curves": curves,
+        "n_train": len(train_data),
+        "updates": total,
+        "pretrain_run_id": pretrained.get("mlflow_run_id"),
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+def save_checkpoint(path: Path, key: str, model: TaskModel, optimizer, epochs_done: int, curves: list[dict]) -> None:
+    atomic_save({"run_key": key, "epochs_done": epochs_done, "model": model.state_dict(),
+                 "optimizer": optimizer.state_dict(), "curves": curves, "rng": torch.get_rng_state()}, path)
+
+
+def resume(path: Path, key: str, model: TaskModel, optimizer, device: torch.device) -> tuple[int, list[dict]]:
+    """(epochs already done, curves so far) from this run's checkpoint, or (0, [])."""
+    if not path.exists():
+        return 0, []
+    state = torch.load(path, map_location=device, weights_only=True)
+    if state.get("run_key") != key:
+        log.warning("%s is from a run with other settings; starting afresh", path)
+        return 0, []
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"].cpu())
+    log.info("resuming from %s after epoch %d", path, state["epochs_done"])
+    return state["epochs_done"], state["curves"]
+
+
+def write_metrics(path: Path, record: dict) -> None:
+    atomic_write_json(path, record)

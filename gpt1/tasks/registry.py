@@ -1,0 +1,375 @@
+"""The paper's 12 fine-tuning tasks: what each is, where its data comes from, and how its files are read.
+
+A task's data lives in `<data_dir>/<Task.folder>/`, laid out exactly as the official archive extracts
+(GLUE's `<TASK>/` under `glue/`, `snli_1.0/`, `SciTailV1.1/`, `RACE/`, and `story_cloze/` for the two
+Story Cloze CSVs). A local mirror (GPT1_DATA_MIRROR) uses the same layout, so a mirror can serve as a
+data_dir as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from gpt1.download import MIRROR_ENV
+
+Kind = Literal["classification", "entailment", "similarity", "multiple_choice"]
+SPLITS = ("train", "dev", "test")
+STORY_CLOZE_ENV = "GPT1_STORY_CLOZE_DIR"  # a directory holding the two Story Cloze CSVs
+METRICS = ("accuracy", "f1", "matthews", "pearson", "spearman")
+
+
+class TaskDataMissing(RuntimeError):
+    """A task's data file is not there; the message is one line: which file, and where to get it."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled example of any task.
+
+    `text`: the sentence (CoLA, SST-2), premise or first sentence (pairs), or the multiple-choice context:
+    RACE's article and question joined by one space, Story Cloze's four story sentences joined by spaces.
+    `text_b`: the hypothesis or second sentence; None for single-sentence and multiple-choice tasks.
+    `choices`: the candidate answers of a multiple-choice task (RACE: 4 options; Story Cloze: 2 endings).
+    `label`: an index into Task.labels (classification, entailment, MRPC/QQP), the right choice's index
+    (multiple choice), or the 0-5 similarity score (STS-B, a float).
+    `subset`: "matched"/"mismatched" (MNLI dev), "middle"/"high" (RACE), else "".
+    """
+
+    text: str
+    text_b: str | None = None
+    choices: tuple[str, ...] = ()
+    label: int | float = 0
+    subset: str = ""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file published by the task's authors, pinned by its sha256.
+
+    `filename` is the name it is saved under: in `<data_dir>/downloads/` for an archive, in the task's
+    folder for a plain file (MRPC's sources).
+    """
+
+    url: str
+    sha256: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class Format:
+    """How to read a task's files.
+
+    `reader` picks the reader in gpt1.tasks.readers: "tsv" (GLUE, SciTail; tab-separated, no quoting),
+    "jsonl" (SNLI / MultiNLI), "race" (a folder of one-JSON-document files), "story_cloze" (CSV).
+    For "tsv" and "jsonl", `text`, `text_b` and `label` name the columns (keys): header names, or 0-based
+    column indices when the file has no header (`header=False`, with exactly `n_columns` fields a row).
+    `label_type`: "index" (the file holds 0, 1, ... into Task.labels), "name" (it holds the label's name)
+    or "score" (a float). Rows whose label is in `drop_labels` are skipped (SNLI's "-": no gold label).
+    """
+
+    reader: Literal["tsv", "jsonl", "race", "story_cloze"]
+    text: str | int = ""
+    text_b: str | int | None = None
+    label: str | int = ""
+    label_type: Literal["index", "name", "score"] = "name"
+    header: bool = True
+    n_columns: int = 0
+    drop_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of a split (for RACE, one folder of .txt files), relative to the task's folder."""
+
+    path: str
+    subset: str = ""
+
+
+@dataclass(frozen=True)
+class Resplit:
+    """A split cut out of a file by a seeded shuffle, as the released code cut Story Cloze.
+
+    The released code (finetune-transformer-lm, train.py) calls sklearn's
+    `train_test_split(..., test_size=374, random_state=3535999445)` on the 1,871 rows of the 2016
+    validation CSV: dev is the first 374 indices of `numpy.random.RandomState(seed).permutation(n)` and
+    train the remaining 1,497; this reproduces exactly that (no sklearn needed). A file of another size
+    keeps the proportion: n_dev = ceil(n * n_dev / n_total). Rows are returned in file order.
+    """
+
+    seed: int
+    n_dev: int
+    n_total: int
+    take: Literal["train", "dev"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """A labelled split: the concatenation of its parts' examples (each tagged with its part's subset)."""
+
+    name: str
+    parts: tuple[Part, ...]
+    resplit: Resplit | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """A registered fine-tuning task.
+
+    `labels`: the label names in index order; None for a regression (STS-B). For a multiple-choice task
+    they are the answer codes as its files write them (RACE "A"-"D", Story Cloze "1"/"2"), and a label
+    is the index of the right choice.
+
+    `folder`: the task's folder relative to data_dir (and to a mirror). `splits`: only the splits that
+    have labels (GLUE's test labels are hidden: the paper's GLUE numbers are test-server scores, the
+    pipeline's are dev scores). `access`: "archive" (one pinned archive whose folder `archive_root`
+    becomes `folder`), "files" (pinned plain files saved into `folder`, then formatted: MRPC), or
+    "registration" (no public download: Story Cloze). `subsets`: the subsets reported separately.
+    """
+
+    id: str
+    name: str
+    kind: Kind
+    labels: tuple[str, ...] | None
+    metrics: tuple[str, ...]
+    table: int
+    folder: str
+    format: Format
+    splits: tuple[Split, ...]
+    access: Literal["archive", "files", "registration"]
+    sources: tuple[Source, ...] = ()
+    archive_root: str = ""
+    subsets: tuple[str, ...] = ()
+    homepage: str = ""
+
+    @property
+    def split_names(self) -> tuple[str, ...]:
+        return tuple(split.name for split in self.splits)
+
+    def split(self, name: str) -> Split:
+        """The labelled split `name`; ValueError if the task has none of that name."""
+        for split in self.splits:
+            if split.name == name:
+                return split
+        raise ValueError(
+            f"task {self.id!r} has no labelled split {name!r}; its splits: {', '.join(self.split_names)}"
+        )
+
+
+def get_task(task_id: str) -> Task:
+    """The registered task `task_id`; ValueError naming the known ids otherwise."""
+    try:
+        return TASKS[task_id]
+    except KeyError:
+        raise ValueError(f"unknown task {task_id!r}; choose one of {', '.join(TASKS)}") from None
+
+
+def where_to_get(task: Task) -> str:
+    """One clause saying how to obtain a task's data (for TaskDataMissing messages)."""
+    if task.access == "registration":
+        files = sorted({part.path for split in task.splits for part in split.parts})
+        return (
+            f"{task.name} is available only by registration at {task.homepage}; put the CSV files "
+            f"{' and '.join(repr(name) for name in files)} in a directory, set {STORY_CLOZE_ENV} to it "
+            f"and run gpt1.tasks.download_task({task.id!r}, data_dir)"
+        )
+    urls = ", ".join(source.url for source in task.sources)
+    return (
+        f"run gpt1.tasks.download_task({task.id!r}, data_dir) to fetch it from {urls}, "
+        f"or set {MIRROR_ENV} to a local copy laid out as the official archives extract"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Sources. URLs and sha256s as recorded by huggingface/datasets (the download_checksums of
+# datasets/<name>/dataset_infos.json at commit 040102f100964a33fd334e2695f1c493fa6b92db; the URLs are
+# those of datasets/<name>/<name>.py). The URLs carry no version: the sha256 is the pin.
+
+_GLUE = "https://dl.fbaipublicfiles.com/glue/data/"
+# datasets/glue/dataset_infos.json: one zip per task, holding the folder <TASK>/ (QNLIv2.zip holds QNLI/,
+# QQP-clean.zip holds QQP/).
+_GLUE_ARCHIVES = {
+    "cola": ("CoLA.zip", "f212fcd832b8f7b435fb991f101abf89f96b933ab400603bf198960dfc32cbff"),
+    "sst2": ("SST-2.zip", "d67e16fb55739c1b32cdce9877596db1c127dc322d93c082281f64057c16deaa"),
+    "stsb": ("STS-B.zip", "e60a6393de5a8b5b9bac5020a1554b54e3691f9d600b775bd131e613ac179c85"),
+    "qqp": ("QQP-clean.zip", "40e7c862c04eb26ee04b67fd900e76c45c6ba8e6d8fab4f8f1f8072a1a3fbae0"),
+    "mnli": ("MNLI.zip", "e7c1d896d26ed6caf700110645df426cc2d8ebf02a5ab743d5a5c68ac1c83633"),
+    "qnli": ("QNLIv2.zip", "e634e78627a29adaecd4f955359b22bf5e70f2cbd93b493f2d624138a0c0e5f5"),
+    "rte": ("RTE.zip", "6bf86de103ecd335f3441bd43574d23fef87ecc695977a63b82d5efb206556ee"),
+}
+
+
+def _glue_source(task_id: str) -> tuple[Source, ...]:
+    filename, sha256 = _GLUE_ARCHIVES[task_id]
+    return (Source(_GLUE + filename, sha256, filename),)
+
+
+# GLUE does not host MRPC: its download_glue_data.py (and HF's glue.py) fetch the SentEval copies of the
+# Microsoft files and GLUE's list of dev pair ids, then cut train/dev (gpt1.tasks.data.build_mrpc).
+# sha256s from datasets/glue/dataset_infos.json ("mrpc" download_checksums).
+_MRPC_SOURCES = (
+    Source(
+        "https://dl.fbaipublicfiles.com/senteval/senteval_data/msr_paraphrase_train.txt",
+        "60a9b09084528f0673eedee2b69cb941920f0b8cd0eeccefc464a98768457f89",
+        "msr_paraphrase_train.txt",
+    ),
+    Source(
+        "https://dl.fbaipublicfiles.com/senteval/senteval_data/msr_paraphrase_test.txt",
+        "a04e271090879aaba6423d65b94950c089298587d9c084bf9cd7439bd785f784",
+        "msr_paraphrase_test.txt",
+    ),
+    Source(
+        _GLUE + "mrpc_dev_ids.tsv",
+        "971d7767d81b997fd9060ade0ec23c4fc31cbb226a55d1bd4a1bac474eb81dc7",
+        "dev_ids.tsv",
+    ),
+)
+
+# datasets/snli/dataset_infos.json.
+_SNLI_SOURCE = Source(
+    "https://nlp.stanford.edu/projects/snli/snli_1.0.zip",
+    "afb3d70a5af5d8de0d9d81e2637e0fb8c22d1235c2749d83125ca43dab0dbd3e",
+    "snli_1.0.zip",
+)
+# datasets/scitail/dataset_infos.json (the URL of datasets/scitail/scitail.py).
+_SCITAIL_SOURCE = Source(
+    "http://data.allenai.org.s3.amazonaws.com/downloads/SciTailV1.1.zip",
+    "3fccd37350a94ca280b75998568df85fc2fc62843a3198d644fcbf858e6943d5",
+    "SciTailV1.1.zip",
+)
+# datasets/race/dataset_infos.json (the URL of datasets/race/race.py).
+_RACE_SOURCE = Source(
+    "http://www.cs.cmu.edu/~glai1/data/race/RACE.tar.gz",
+    "b2769cc9fdc5c546a693300eb9a966cec6870bd349fbc44ed5225f8ad33006e5",
+    "RACE.tar.gz",
+)
+
+STORY_CLOZE_REGISTRATION = "https://cs.rochester.edu/nlp/rocstories/"
+STORY_CLOZE_VAL = "cloze_test_val__spring2016 - cloze_test_ALL_val.csv"
+STORY_CLOZE_TEST = "cloze_test_test__spring2016 - cloze_test_ALL_test.csv"
+STORY_CLOZE_SEED = 3535999445  # the released code's seed, used for its train/dev split
+
+# --------------------------------------------------------------------------------------------------
+# Registry
+
+_NLI3 = ("entailment", "neutral", "contradiction")
+_NLI2 = ("entailment", "not_entailment")
+
+
+def _glue_splits(dev: str = "dev.tsv") -> tuple[Split, ...]:
+    return (Split("train", (Part("train.tsv"),)), Split("dev", (Part(dev),)))
+
+
+def _tsv(text: str | int, text_b: str | int | None, label: str | int, label_type: str, **kw) -> Format:
+    return Format("tsv", text, text_b, label, label_type, **kw)  # type: ignore[arg-type]
+
+
+def _race_split(name: str) -> Split:
+    return Split(name, (Part(f"{name}/middle", "middle"), Part(f"{name}/high", "high")))
+
+
+TASKS: dict[str, Task] = {
+    task.id: task
+    for task in (
+        # Table 4: semantic similarity and classification.
+        Task(
+            "cola", "CoLA", "classification", ("unacceptable", "acceptable"), ("matthews",), 4,
+            folder="glue/CoLA",
+            # No header: source, label, original-label mark, sentence.
+            format=_tsv(3, None, 1, "index", header=False, n_columns=4),
+            splits=_glue_splits(), access="archive", sources=_glue_source("cola"), archive_root="CoLA",
+            homepage="https://nyu-mll.github.io/CoLA/",
+        ),
+        Task(
+            "sst2", "SST-2", "classification", ("negative", "positive"), ("accuracy",), 4,
+            folder="glue/SST-2",
+            format=_tsv("sentence", None, "label", "index"),
+            splits=_glue_splits(), access="archive", sources=_glue_source("sst2"), archive_root="SST-2",
+            homepage="https://nlp.stanford.edu/sentiment/",
+        ),
+        Task(
+            "mrpc", "MRPC", "similarity", ("not_paraphrase", "paraphrase"), ("f1", "accuracy"), 4,
+            folder="glue/MRPC",
+            format=_tsv("#1 String", "#2 String", "Quality", "index"),
+            splits=_glue_splits(), access="files", sources=_MRPC_SOURCES,
+            homepage="https://www.microsoft.com/en-us/download/details.aspx?id=52398",
+        ),
+        Task(
+            "stsb", "STS-B", "similarity", None, ("pearson", "spearman"), 4,
+            folder="glue/STS-B",
+            format=_tsv("sentence1", "sentence2", "score", "score"),
+            splits=_glue_splits(), access="archive", sources=_glue_source("stsb"), archive_root="STS-B",
+            homepage="http://ixa2.si.ehu.es/stswiki/index.php/STSbenchmark",
+        ),
+        Task(
+            "qqp", "QQP", "similarity", ("not_duplicate", "duplicate"), ("f1", "accuracy"), 4,
+            folder="glue/QQP",
+            format=_tsv("question1", "question2", "is_duplicate", "index"),
+            splits=_glue_splits(), access="archive", sources=_glue_source("qqp"), archive_root="QQP",
+            homepage="https://data.quora.com/First-Quora-Dataset-Release-Question-Pairs",
+        ),
+        # Table 2: natural language inference.
+        Task(
+            "mnli", "MNLI", "entailment", _NLI3, ("accuracy",), 2,
+            folder="glue/MNLI",
+            format=_tsv("sentence1", "sentence2", "gold_label", "name"),
+            splits=(
+                Split("train", (Part("train.tsv"),)),
+                Split("dev", (Part("dev_matched.tsv", "matched"), Part("dev_mismatched.tsv", "mismatched"))),
+            ),
+            access="archive", sources=_glue_source("mnli"), archive_root="MNLI",
+            subsets=("matched", "mismatched"), homepage="https://cims.nyu.edu/~sbowman/multinli/",
+        ),
+        Task(
+            "qnli", "QNLI", "entailment", _NLI2, ("accuracy",), 2,
+            folder="glue/QNLI",
+            format=_tsv("question", "sentence", "label", "name"),
+            splits=_glue_splits(), access="archive", sources=_glue_source("qnli"), archive_root="QNLI",
+            homepage="https://rajpurkar.github.io/SQuAD-explorer/",
+        ),
+        Task(
+            "rte", "RTE", "entailment", _NLI2, ("accuracy",), 2,
+            folder="glue/RTE",
+            format=_tsv("sentence1", "sentence2", "label", "name"),
+            splits=_glue_splits(), access="archive", sources=_glue_source("rte"), archive_root="RTE",
+            homepage="https://aclweb.org/aclwiki/Recognizing_Textual_Entailment",
+        ),
+        Task(
+            "snli", "SNLI", "entailment", _NLI3, ("accuracy",), 2,
+            folder="snli_1.0",
+            format=Format("jsonl", "sentence1", "sentence2", "gold_label", "name", drop_labels=("-",)),
+            splits=tuple(Split(s, (Part(f"snli_1.0_{s}.jsonl"),)) for s in SPLITS),
+            access="archive", sources=(_SNLI_SOURCE,), archive_root="snli_1.0",
+            homepage="https://nlp.stanford.edu/projects/snli/",
+        ),
+        Task(
+            "scitail", "SciTail", "entailment", ("entails", "neutral"), ("accuracy",), 2,
+            folder="SciTailV1.1",
+            # tsv_format: premise, hypothesis, label; no header.
+            format=_tsv(0, 1, 2, "name", header=False, n_columns=3),
+            splits=tuple(Split(s, (Part(f"tsv_format/scitail_1.0_{s}.tsv"),)) for s in SPLITS),
+            access="archive", sources=(_SCITAIL_SOURCE,), archive_root="SciTailV1.1",
+            homepage="https://allenai.org/data/scitail",
+        ),
+        # Table 3: question answering and commonsense reasoning.
+        Task(
+            "race", "RACE", "multiple_choice", ("A", "B", "C", "D"), ("accuracy",), 3,
+            folder="RACE",
+            format=Format("race"),
+            splits=tuple(_race_split(s) for s in SPLITS),
+            access="archive", sources=(_RACE_SOURCE,), archive_root="RACE",
+            subsets=("middle", "high"), homepage="https://www.cs.cmu.edu/~glai1/data/race/",
+        ),
+        Task(
+            "story_cloze", "Story Cloze", "multiple_choice", ("1", "2"), ("accuracy",), 3,
+            folder="story_cloze",
+            format=Format("story_cloze"),
+            splits=(
+                Split("train", (Part(STORY_CLOZE_VAL),), Resplit(STORY_CLOZE_SEED, 374, 1871, "train")),
+                Split("dev", (Part(STORY_CLOZE_VAL),), Resplit(STORY_CLOZE_SEED, 374, 1871, "dev")),
+                Split("test", (Part(STORY_CLOZE_TEST),)),
+            ),
+            access="registration", homepage=STORY_CLOZE_REGISTRATION,
+        ),
+    )
+}

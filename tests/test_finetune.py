@@ -1,0 +1,92 @@
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gpt1.config import GPTConfig
+from gpt1.finetune import Encoded, TaskModel, collate, lr_at, objective, task_loss
+from gpt1.model import GPT
+from gpt1.tasks import TASKS
+
+CFG = GPTConfig(vocab_size=50, n_ctx=24, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
+
+
+def model_for(task_id: str, n_out: int) -> TaskModel:
+    torch.manual_seed(0)
+    return TaskModel(GPT(CFG), TASKS[task_id].kind, n_out, clf_dropout=0.0).eval()
+
+
+def test_batches_are_padded_to_their_longest_sequence():
+    batch = [Encoded([[1, 5, 6, 3]], 0, ""), Encoded([[1, 7, 3]], 1, "")]
+    idx, extract, labels, n_seq = collate(batch, torch.device("cpu"))
+    assert idx.shape == (2, 4) and n_seq == 1
+    assert extract.tolist() == [3, 2] and labels.tolist() == [0, 1]
+    assert idx[1].tolist() == [1, 7, 3, 0]
+
+
+def test_similarity_head_is_symmetric_in_its_two_inputs():
+    model = model_for("mrpc", 2)
+    a, b = [8, 9, 10], [11, 12]
+    ab = Encoded([[1, *a, 2, *b, 3], [1, *b, 2, *a, 3]], 0, "")
+    ba = Encoded([[1, *b, 2, *a, 3], [1, *a, 2, *b, 3]], 0, "")
+    out_ab = model(*collate([ab], torch.device("cpu"))[:2], 2)[0]
+    out_ba = model(*collate([ba], torch.device("cpu"))[:2], 2)[0]
+    torch.testing.assert_close(out_ab, out_ba)
+
+
+def test_multiple_choice_loss_is_a_softmax_across_the_answers():
+    model = model_for("story_cloze", 1)
+    example = Encoded([[1, 5, 6, 2, 7, 3], [1, 5, 6, 2, 8, 9, 3]], 1, "")
+    idx, extract, labels, n_seq = collate([example], torch.device("cpu"))
+    scores, _ = model(idx, extract, n_seq)
+    assert scores.shape == (1, 2)
+    by_hand = -torch.log(torch.exp(scores[0, 1]) / torch.exp(scores[0]).sum())
+    torch.testing.assert_close(task_loss(TASKS["story_cloze"], scores, labels), by_hand)
+
+
+def test_regression_head_for_stsb():
+    scores = torch.tensor([[0.2], [0.9]])
+    expected = ((0.2 - 1.0 / 5) ** 2 + (0.9 - 4.5 / 5) ** 2) / 2
+    assert task_loss(TASKS["stsb"], scores, torch.tensor([1.0, 4.5])).item() == pytest.approx(expected, abs=1e-7)
+
+
+def test_lm_loss_covers_real_tokens_only():
+    model = model_for("sst2", 2)
+    seq = [1, 5, 6, 7, 3]
+    short = collate([Encoded([seq], 0, "")], torch.device("cpu"))
+    padded = collate([Encoded([seq], 0, ""), Encoded([[1, 5, 6, 7, 8, 9, 10, 3]], 0, "")], torch.device("cpu"))
+    lm_alone = model(*short[:2], 1)[1]
+    logits = model.gpt(torch.tensor([seq]))[0]
+    by_hand = F.cross_entropy(logits[0, :-1], torch.tensor(seq[1:]))
+    torch.testing.assert_close(lm_alone, by_hand)
+    # In a batch with a longer sequence, padding adds no terms: the mean runs over real next tokens.
+    long_logits = model.gpt(padded[0][1:2])[0]
+    both = torch.cat([F.cross_entropy(logits[0, :-1], torch.tensor(seq[1:]), reduction="none"),
+                      F.cross_entropy(long_logits[0, :-1], padded[0][1, 1:], reduction="none")]).mean()
+    torch.testing.assert_close(model(*padded[:2], 1)[1], both)
+
+
+def gradients(model: TaskModel, lm_coef: float) -> torch.Tensor:
+    model.zero_grad()
+    batch = collate([Encoded([[1, 5, 6, 7, 3]], 1, ""), Encoded([[1, 8, 9, 3]], 0, "")], torch.device("cpu"))
+    objective(model, TASKS["sst2"], batch, lm_coef).backward()
+    return torch.cat([p.grad.flatten() for p in model.gpt.parameters() if p.grad is not None])
+
+
+def test_the_auxiliary_lm_term_changes_the_gradient_and_lambda_zero_removes_it():
+    model = model_for("sst2", 2)
+    with_lm, without = gradients(model, 0.5), gradients(model, 0.0)
+    assert not torch.allclose(with_lm, without)
+    model.zero_grad()
+    batch = collate([Encoded([[1, 5, 6, 7, 3]], 1, ""), Encoded([[1, 8, 9, 3]], 0, "")], torch.device("cpu"))
+    outputs, _ = model(*batch[:2], 1)
+    task_loss(TASKS["sst2"], outputs, batch[2]).backward()
+    task_only = torch.cat([p.grad.flatten() for p in model.gpt.parameters() if p.grad is not None])
+    torch.testing.assert_close(without, task_only)
+
+
+def test_learning_rate_warms_up_then_decays_linearly():
+    assert lr_at(1, 1.0, 10, 110) == pytest.approx(0.1)
+    assert lr_at(10, 1.0, 10, 110) == pytest.approx(1.0)
+    assert lr_at(60, 1.0, 10, 110) == pytest.approx(0.5)
+    assert lr_at(110, 1.0, 10, 110) == 0.0

@@ -1,0 +1,73 @@
+"""The finetune stage on hand-written fixtures: metrics files, "not run" records, resume."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from conftest import FIXTURES
+from gpt1.bpe import train_bpe
+from gpt1.config import FinetuneConfig, GPTConfig
+from gpt1.finetune_stage import run_task
+from gpt1.model import GPT
+from gpt1.tasks import available_splits
+
+SMOKE_TASKS = FIXTURES / "smoke_tasks"
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """A tiny 'pretrained' checkpoint and a BPE model trained on the fixture books."""
+    directory = tmp_path_factory.mktemp("pretrained")
+    text = "\n".join(" ".join(p.read_text().split()) for p in sorted((FIXTURES / "books").glob("*.txt")))
+    (directory / "train.txt").write_text(text + "\n")
+    train_bpe(directory / "train.txt", directory / "bpe.model", vocab_size=400, max_sentences=10_000, seed=0)
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=400, n_ctx=64, n_layer=2, n_head=2, n_embd=32, n_inner=64, dropout=0.0)
+    torch.save({"model_config": cfg.to_dict(), "model": GPT(cfg).state_dict(), "mlflow_run_id": "abc"},
+               directory / "model.pt")
+    return directory
+
+
+CFG = FinetuneConfig(lr=1e-3, batch_size=4, epochs=2, min_train_examples=2, seed=3)
+
+
+def status(task_id: str) -> dict:
+    return {"task": task_id, "status": "ok", "splits": available_splits(task_id, SMOKE_TASKS)}
+
+
+@pytest.mark.parametrize("task_id", ["sst2", "rte", "stsb", "story_cloze"])
+def test_each_kind_of_task_runs_and_writes_its_metrics(task_id, pretrained, tmp_path):
+    out = tmp_path / "metrics.json"
+    run_task(task_id, SMOKE_TASKS, status(task_id), pretrained / "model.pt", pretrained / "bpe.model", CFG, out,
+             tmp_path / "work", "smoke")
+    record = json.loads(out.read_text())
+    assert record["status"] == "done" and record["seed"] == 3 and record["pretrain_run_id"] == "abc"
+    assert record["split"] == ("test" if task_id == "story_cloze" else "dev")
+    assert set(record["metrics"]) == {"sst2": {"accuracy"}, "rte": {"accuracy"}, "stsb": {"pearson", "spearman"},
+                                      "story_cloze": {"accuracy"}}[task_id]
+    assert len(record["curves"]) == 2 and record["updates"] == 2 * -(-record["n_train"] // 4)
+
+
+def test_missing_data_and_format_slices_are_reported_not_run(pretrained, tmp_path):
+    missing = {"task": "story_cloze", "status": "missing", "reason": "register first", "splits": []}
+    run_task("story_cloze", tmp_path, missing, pretrained / "model.pt", pretrained / "bpe.model", CFG,
+             tmp_path / "sc.json", tmp_path / "work", "smoke")
+    assert json.loads((tmp_path / "sc.json").read_text()) | {"seed": 0} == {
+        "task": "story_cloze", "status": "not run", "reason": "register first", "profile": "smoke", "seed": 0}
+    strict = FinetuneConfig(min_train_examples=1000)
+    run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model", strict,
+             tmp_path / "sst2.json", tmp_path / "work2", "smoke")
+    record = json.loads((tmp_path / "sst2.json").read_text())
+    assert record["status"] == "not run" and "training examples" in record["reason"]
+
+
+def test_a_rerun_resumes_from_the_epoch_checkpoint(pretrained, tmp_path):
+    args = ("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model", CFG)
+    run_task(*args, tmp_path / "a.json", tmp_path / "work", "smoke")
+    first = json.loads((tmp_path / "a.json").read_text())
+    run_task(*args, tmp_path / "b.json", tmp_path / "work", "smoke")  # both epochs already in the checkpoint
+    second = json.loads((tmp_path / "b.json").read_text())
+    assert second["metrics"] == first["metrics"] and second["curves"] == first["curves"]
+    shutil.rmtree(tmp_path / "work")

@@ -1,0 +1,296 @@
+"""download_task through a real local HTTP server, safe zip extraction, the mirror, and Story Cloze."""
+
+from __future__ import annotations
+
+import dataclasses
+import filecmp
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from gpt1 import download
+from gpt1.download import DownloadError
+from gpt1.tasks import TASKS, Source, TaskDataMissing, available_splits, download_task, extract_zip, read_split
+from gpt1.tasks.registry import STORY_CLOZE_ENV, STORY_CLOZE_REGISTRATION, STORY_CLOZE_TEST, STORY_CLOZE_VAL
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tasks"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    hits: Counter = Counter()
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.hits[self.path] += 1
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture()
+def serve(base_url):
+    """serve(path, body) -> URL; the hit counter starts fresh for each test."""
+    _Handler.files, _Handler.hits = {}, Counter()
+
+    def add(path: str, body: bytes) -> str:
+        _Handler.files[path] = body
+        return base_url + path
+
+    add.hits = _Handler.hits
+    return add
+
+
+@pytest.fixture(autouse=True)
+def no_mirror_no_wait(monkeypatch):
+    monkeypatch.delenv(download.MIRROR_ENV, raising=False)
+    monkeypatch.delenv(STORY_CLOZE_ENV, raising=False)
+    monkeypatch.setattr(download, "RETRY_DELAY_S", 0.0)
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _pin(monkeypatch, task_id: str, *sources: Source) -> None:
+    monkeypatch.setitem(TASKS, task_id, dataclasses.replace(TASKS[task_id], sources=sources))
+
+
+def _fixture_members(folder: str, archive_root: str) -> dict[str, bytes]:
+    return {
+        f"{archive_root}/{path.relative_to(FIXTURES / folder).as_posix()}": path.read_bytes()
+        for path in sorted((FIXTURES / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Archives over HTTP
+
+
+def test_download_task_fetches_verifies_and_extracts(serve, monkeypatch, tmp_path):
+    body = _zip({**_fixture_members("glue/CoLA", "CoLA"), "__MACOSX/._junk": b"x"})
+    _pin(monkeypatch, "cola", Source(serve("/glue/CoLA.zip", body), _sha(body), "CoLA.zip"))
+
+    folder = download_task("cola", tmp_path)
+    assert folder == tmp_path / "glue" / "CoLA"
+    assert (folder / "train.tsv").read_bytes() == (FIXTURES / "glue/CoLA/train.tsv").read_bytes()
+    assert read_split("cola", "dev", tmp_path) == read_split("cola", "dev", FIXTURES)
+    assert available_splits("cola", tmp_path) == ["train", "dev"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads", "glue"]  # no temporary left over
+    assert (tmp_path / "downloads" / "CoLA.zip").read_bytes() == body
+
+    assert download_task("cola", tmp_path) == folder  # the same pinned archive: reused, not fetched again
+    assert serve.hits["/glue/CoLA.zip"] == 1
+
+
+def test_download_task_tar_archive(serve, monkeypatch, tmp_path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in _fixture_members("RACE", "RACE").items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    body = buffer.getvalue()
+    _pin(monkeypatch, "race", Source(serve("/RACE.tar.gz", body), _sha(body), "RACE.tar.gz"))
+
+    assert download_task("race", tmp_path) == tmp_path / "RACE"
+    assert read_split("race", "dev", tmp_path) == read_split("race", "dev", FIXTURES)
+
+
+def test_download_task_checksum_mismatch_leaves_nothing(serve, monkeypatch, tmp_path):
+    body = _zip(_fixture_members("glue/RTE", "RTE"))
+    _pin(monkeypatch, "rte", Source(serve("/RTE.zip", body), "0" * 64, "RTE.zip"))
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        download_task("rte", tmp_path)
+    assert not (tmp_path / "glue").exists()
+    assert list((tmp_path / "downloads").iterdir()) == []
+
+
+def test_download_task_archive_without_the_task_folder(serve, monkeypatch, tmp_path):
+    body = _zip({"Something/else.tsv": b"x\n"})
+    _pin(monkeypatch, "rte", Source(serve("/RTE.zip", body), _sha(body), "RTE.zip"))
+    with pytest.raises(DownloadError, match="holds no folder RTE/"):
+        download_task("rte", tmp_path)
+    assert not (tmp_path / "glue").exists()
+
+
+def test_mrpc_is_built_from_the_microsoft_files(serve, monkeypatch, tmp_path):
+    sources = []
+    for source in TASKS["mrpc"].sources:
+        data = (FIXTURES / "glue" / "MRPC" / source.filename).read_bytes()
+        sources.append(Source(serve(f"/mrpc/{source.filename}", data), _sha(data), source.filename))
+    _pin(monkeypatch, "mrpc", *sources)
+
+    folder = download_task("mrpc", tmp_path)
+    # GLUE's format_mrpc: the header (BOM included) on train and dev, rows by dev id, "\n" line ends.
+    for name in ("train.tsv", "dev.tsv"):
+        assert (folder / name).read_bytes() == (FIXTURES / "glue" / "MRPC" / name).read_bytes()
+    assert (folder / "test.tsv").read_text(encoding="utf-8").splitlines() == [
+        "index\t#1 ID\t#2 ID\t#1 String\t#2 String",
+        "0\t201\t202\tThe library extended its hours .\tLibrary hours were extended .",
+        "1\t203\t204\tA storm hit the coast .\tThe mayor spoke on Monday .",
+    ]
+    assert len(read_split("mrpc", "train", tmp_path)) == 3
+
+
+# --------------------------------------------------------------------------------------------------
+# extract_zip
+
+
+@pytest.mark.parametrize("evil", ["../evil.txt", "/tmp/evil-absolute.txt", "ok/../../evil.txt", "C:/evil.txt"])
+def test_extract_zip_refuses_members_outside_target(evil, tmp_path):
+    archive = tmp_path / "evil.zip"
+    archive.write_bytes(_zip({"fine/a.txt": b"a", evil: b"gotcha"}))
+    target = tmp_path / "out" / "target"
+    with pytest.raises(DownloadError, match="refusing to extract"):
+        extract_zip(archive, target)
+    assert not target.exists()
+    assert not (tmp_path / "out" / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_extract_zip_replaces_target_and_rejects_garbage(tmp_path):
+    target = tmp_path / "target"
+    (target / "old").mkdir(parents=True)
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(_zip({"A/x.txt": b"x"}))
+    assert extract_zip(archive, target) == target
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == ["A", "A/x.txt"]
+
+    archive.write_bytes(b"not a zip")
+    with pytest.raises(DownloadError, match="cannot extract"):
+        extract_zip(archive, target)
+    assert (target / "A" / "x.txt").is_file()  # the old contents survive a failure
+
+
+# --------------------------------------------------------------------------------------------------
+# Mirror
+
+
+def test_mirror_copies_the_task_folder(monkeypatch, tmp_path, serve):
+    monkeypatch.setenv(download.MIRROR_ENV, str(FIXTURES))
+    stale = tmp_path / "data" / "glue" / "CoLA" / "stale.tsv"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old\n")
+
+    folder = download_task("cola", tmp_path / "data")
+    assert folder == tmp_path / "data" / "glue" / "CoLA"
+    assert not stale.exists()
+    assert filecmp.cmp(folder / "train.tsv", FIXTURES / "glue" / "CoLA" / "train.tsv", shallow=False)
+    assert read_split("cola", "train", tmp_path / "data") == read_split("cola", "train", FIXTURES)
+    assert not serve.hits  # nothing was downloaded
+
+
+def test_mirror_partial_and_missing(monkeypatch, tmp_path):
+    mirror = tmp_path / "mirror"
+    (mirror / "glue" / "QNLI").mkdir(parents=True)
+    (mirror / "glue" / "QNLI" / "dev.tsv").write_bytes((FIXTURES / "glue" / "QNLI" / "dev.tsv").read_bytes())
+    monkeypatch.setenv(download.MIRROR_ENV, str(mirror))
+
+    download_task("qnli", tmp_path / "data")
+    assert available_splits("qnli", tmp_path / "data") == ["dev"]
+    with pytest.raises(TaskDataMissing, match="train.tsv is missing"):
+        read_split("qnli", "train", tmp_path / "data")
+    with pytest.raises(DownloadError, match="mirror folder .*glue/QQP not found"):
+        download_task("qqp", tmp_path / "data")
+
+
+def test_mirror_serves_mrpc_files_verified(monkeypatch, tmp_path):
+    sources = [
+        dataclasses.replace(s, sha256=_sha((FIXTURES / "glue" / "MRPC" / s.filename).read_bytes()))
+        for s in TASKS["mrpc"].sources
+    ]
+    _pin(monkeypatch, "mrpc", *sources)
+    monkeypatch.setenv(download.MIRROR_ENV, str(FIXTURES))
+    folder = download_task("mrpc", tmp_path)
+    assert (folder / "dev.tsv").read_bytes() == (FIXTURES / "glue" / "MRPC" / "dev.tsv").read_bytes()
+
+    _pin(monkeypatch, "mrpc", *[dataclasses.replace(s, sha256="0" * 64) for s in sources])
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        download_task("mrpc", tmp_path / "other")
+
+
+# --------------------------------------------------------------------------------------------------
+# Story Cloze
+
+
+def test_story_cloze_missing_says_where_to_register(tmp_path):
+    with pytest.raises(TaskDataMissing) as err:
+        download_task("story_cloze", tmp_path)
+    message = str(err.value)
+    assert STORY_CLOZE_REGISTRATION in message and STORY_CLOZE_ENV in message
+    assert STORY_CLOZE_VAL in message and STORY_CLOZE_TEST in message
+    assert "\n" not in message
+    assert not (tmp_path / "story_cloze").exists()
+
+
+def test_story_cloze_dir_is_honoured_before_the_mirror(monkeypatch, tmp_path):
+    monkeypatch.setenv(download.MIRROR_ENV, str(tmp_path / "no-such-mirror"))
+    monkeypatch.setenv(STORY_CLOZE_ENV, str(FIXTURES / "story_cloze"))
+    folder = download_task("story_cloze", tmp_path / "data")
+    assert folder == tmp_path / "data" / "story_cloze"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([STORY_CLOZE_TEST, STORY_CLOZE_VAL])
+    assert available_splits("story_cloze", tmp_path / "data") == ["train", "dev", "test"]
+    assert read_split("story_cloze", "test", tmp_path / "data") == read_split("story_cloze", "test", FIXTURES)
+
+
+def test_story_cloze_dir_must_hold_both_files(monkeypatch, tmp_path):
+    user_dir = tmp_path / "mine"
+    user_dir.mkdir()
+    (user_dir / STORY_CLOZE_VAL).write_bytes((FIXTURES / "story_cloze" / STORY_CLOZE_VAL).read_bytes())
+    monkeypatch.setenv(STORY_CLOZE_ENV, str(user_dir))
+    with pytest.raises(TaskDataMissing, match=STORY_CLOZE_TEST.replace(" ", "\\ ")):
+        download_task("story_cloze", tmp_path / "data")
+
+
+def test_story_cloze_from_the_mirror(monkeypatch, tmp_path):
+    monkeypatch.setenv(download.MIRROR_ENV, str(FIXTURES))
+    download_task("story_cloze", tmp_path)
+    assert len(read_split("story_cloze", "dev", tmp_path)) == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# The real mirror (../shared/data), where it is there
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no real data at {SHARED_DATA}")
+def test_real_mirror_mrpc_rebuilt_as_glue_does(monkeypatch, tmp_path):
+    monkeypatch.setenv(download.MIRROR_ENV, str(SHARED_DATA))
+    folder = download_task("mrpc", tmp_path)  # the pinned sha256s verify the mirror's Microsoft files
+    for name in ("train.tsv", "dev.tsv", "test.tsv"):
+        assert filecmp.cmp(folder / name, SHARED_DATA / "glue" / "MRPC" / name, shallow=False), name
+    assert len(read_split("mrpc", "train", tmp_path)) == 3668
