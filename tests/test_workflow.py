@@ -30,10 +30,10 @@ def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
 
 def project_copy(tmp_path):
     """The project's files (tracked and new, not ignored) in a fresh git repository."""
-    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT).stdout.split()
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT).stdout.split("\0")
     copy = tmp_path / "project"
     for name in listed:
-        if (ROOT / name).is_file():
+        if name and (ROOT / name).is_file():
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, copy / name)
     run(["git", "init", "-q"], copy)
