@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from gpt1.config import FinetuneConfig, GPTConfig
+from gpt1.device import mixed_precision, resolve_device
 from gpt1.files import atomic_save, atomic_write_json
 from gpt1.metrics import score
 from gpt1.model import GPT
@@ -129,7 +130,8 @@ def evaluate(model: TaskModel, task: Task, data: list[Encoded], batch_size: int,
     preds = []
     for i in range(0, len(data), batch_size):
         idx, extract, _, n_seq = collate(data[i : i + batch_size], device)
-        preds.append(predictions(task, model(idx, extract, n_seq)[0]))
+        with mixed_precision(device):
+            preds.append(predictions(task, model(idx, extract, n_seq)[0]))
     model.train()
     preds = np.concatenate(preds)
     gold = np.array([ex.label for ex in data])
@@ -161,8 +163,7 @@ def finetune(
     tracker=None,
 ) -> dict:
     """Fine-tune on `train`, evaluate on each split of `evals`; return the results (see metrics files)."""
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if cfg.device == "auto" else cfg.device)
+    device = resolve_device(cfg.device)
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
     gpt, pretrained = load_pretrained(checkpoint, device)
@@ -193,7 +194,8 @@ def finetune(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = collate([train_data[j] for j in order[i : i + cfg.batch_size]], device)
-            loss = objective(model, task, batch, cfg.lm_coef)
+            with mixed_precision(device):
+                loss = objective(model, task, batch, cfg.lm_coef)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or float("inf"))
             optimizer.step()

@@ -25,6 +25,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from gpt1.config import GPTConfig, PretrainConfig
+from gpt1.device import mixed_precision, resolve_device
 from gpt1.encode import load_tokens
 from gpt1.files import atomic_save, atomic_write_json
 from gpt1.model import GPT, perplexity
@@ -72,18 +73,16 @@ class Runtime:
 
 def setup_runtime(device: str) -> Runtime:
     """One process, or one of torchrun's (it sets WORLD_SIZE, RANK and LOCAL_RANK)."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     world = int(os.environ.get("WORLD_SIZE", 1))
     if world == 1:
-        return Runtime(0, 1, torch.device(device))
-    if device.startswith("cuda"):
+        return Runtime(0, 1, resolve_device(device))
+    if resolve_device(device).type == "cuda":
         local_rank = int(os.environ["LOCAL_RANK"])
         torch.cuda.set_device(local_rank)
         dist.init_process_group("nccl")
         return Runtime(dist.get_rank(), world, torch.device("cuda", local_rank))
     dist.init_process_group("gloo")
-    return Runtime(dist.get_rank(), world, torch.device(device))
+    return Runtime(dist.get_rank(), world, resolve_device(device))
 
 
 def tune_cpu_allocator() -> None:
@@ -159,7 +158,7 @@ def pretrain(
         torch.backends.cudnn.allow_tf32 = True
     else:
         tune_cpu_allocator()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
+    autocast = mixed_precision(rt.device)
 
     torch.manual_seed(cfg.seed)
     model = GPT(model_cfg).to(rt.device)

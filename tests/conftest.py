@@ -1,5 +1,8 @@
+import http.server
 import json
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -33,3 +36,16 @@ def pattern_tokens(tmp_path) -> Path:
     """A learnable corpus: one random 37-token phrase repeated, vocabulary 64."""
     phrase = np.random.default_rng(0).integers(0, 64, size=37)
     return write_token_dir(tmp_path / "tokens", np.tile(phrase, 300), np.tile(phrase, 40), vocab_size=64)
+
+
+@contextmanager
+def http_server(handler: type[http.server.BaseHTTPRequestHandler]):
+    """The base URL of a throwaway HTTP server on 127.0.0.1 (a free port) serving `handler` in a thread."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -6,12 +6,12 @@ import hashlib
 import http.server
 import io
 import tarfile
-import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from conftest import http_server
 from gpt1 import download
 from gpt1.download import DownloadError, extract_tar, fetch, sha256_file
 
@@ -42,12 +42,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def base_url():
     """Base URL of a throwaway HTTP server on 127.0.0.1, serving for this module's tests."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(_Handler) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -8,13 +8,13 @@ import hashlib
 import http.server
 import io
 import tarfile
-import threading
 import zipfile
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from conftest import http_server
 from gpt1 import download
 from gpt1.download import DownloadError
 from gpt1.tasks import TASKS, Source, TaskDataMissing, available_splits, download_task, extract_zip, read_split
@@ -45,12 +45,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base_url():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(_Handler) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -18,6 +18,7 @@ rule download_task:
 rule finetune:
     input:
         code=[
+            "gpt1/device.py",
             "gpt1/finetune.py",
             "gpt1/finetune_stage.py",
             "gpt1/metrics.py",

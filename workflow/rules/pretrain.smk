@@ -1,6 +1,6 @@
 rule pretrain:
     input:
-        code=["gpt1/config.py", "gpt1/model.py", "gpt1/pretrain.py"],
+        code=["gpt1/config.py", "gpt1/device.py", "gpt1/model.py", "gpt1/pretrain.py"],
         train="results/tokens/train.bin",
         val="results/tokens/val.bin",
         meta="results/tokens/meta.json",
