@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/finetune.smk"
+include: "workflow/rules/tables.smk"
 
 
 rule all:
@@ -19,3 +20,4 @@ rule all:
         "results/pretrain/model.pt",
         "results/pretrain/metrics.json",
         expand("results/metrics/{task}.json", task=config["finetune"]["tasks"]),
+        "results/tables/tables.json",

@@ -34,7 +34,7 @@ def dataclass_from_args(cls: type, args: argparse.Namespace, **extra):
 
 
 def stage_params(args: argparse.Namespace) -> dict:
-    """The flags a stage ran with, as MLflow params (paths and bookkeeping left out)."""
+    """The flags a stage ran with, as MLflow params (the CLI's own bookkeeping left out)."""
     return {k: v for k, v in vars(args).items() if k not in ("command", "func", "log_file", "profile") and v is not None}
 
 
@@ -117,10 +117,19 @@ def finetune(args: argparse.Namespace) -> None:
 
     cfg = dataclass_from_args(FinetuneConfig, args)
     status = json.loads((args.task_dir / "status.json").read_text())
-    tags = {"task": args.task, "seed": str(cfg.seed), "ablation": "none"}
+    tags = {"task": args.task, "seed": str(cfg.seed), "ablation": "no_aux_lm" if cfg.lm_coef == 0 else "none"}
     with tracking.stage_run("finetune", args.profile, stage_params(args), tags=tags) as run:
         run_task(args.task, args.task_dir / "data", status, args.checkpoint, args.bpe_model, cfg, args.out,
                  args.work_dir, args.profile, run)
+
+
+def tables(args: argparse.Namespace) -> None:
+    from gpt1 import tracking
+    from gpt1.tables import build_tables
+
+    with tracking.stage_run("tables", args.profile, stage_params(args)) as run:
+        for path in build_tables(args.metrics_dir, args.out_dir, args.profile):
+            run.log_artifact(path)
 
 
 def profile(args: argparse.Namespace) -> None:
@@ -132,12 +141,9 @@ def profile(args: argparse.Namespace) -> None:
 # --- the command line -----------------------------------------------------------------------------
 
 
-def str_path(value: str) -> Path:
-    return Path(value)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from gpt1.config import FinetuneConfig, GPTConfig, PretrainConfig
+    from gpt1.tasks import TASKS
 
     parser = argparse.ArgumentParser(prog="gpt1", description="Reproduce GPT-1, stage by stage.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
@@ -175,17 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataclass_flags(p, PretrainConfig)
 
     p = stage("download-task", download_task, "Download (or copy from the mirror) one task's data.")
-    p.add_argument("--task", required=True, help="task id: cola, sst2, mrpc, stsb, qqp, mnli, ... story_cloze")
+    p.add_argument("--task", required=True, choices=list(TASKS))
     p.add_argument("--out-dir", type=Path, required=True, help="writes data/ and status.json here")
 
     p = stage("finetune", finetune, "Fine-tune the pretrained model on one task and evaluate it.")
-    p.add_argument("--task", required=True)
+    p.add_argument("--task", required=True, choices=list(TASKS))
     p.add_argument("--task-dir", type=Path, required=True, help="download-task's --out-dir")
     p.add_argument("--checkpoint", type=Path, required=True, help="the pretrained model.pt")
     p.add_argument("--bpe-model", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="the metrics JSON to write")
     p.add_argument("--work-dir", type=Path, required=True, help="where the resumable checkpoint lives")
     add_dataclass_flags(p, FinetuneConfig)
+
+    p = stage("tables", tables, "Write the paper's Tables 2-4 with our numbers beside the paper's.")
+    p.add_argument("--metrics-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
 
     p = sub.add_parser("profile", help="Print the `dvc exp run` -S flags that select a profile of params.yaml.")
     p.set_defaults(func=profile)

@@ -12,10 +12,11 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 BIN = os.path.dirname(sys.executable)
-STAGES = ["download_corpus", "train_bpe", "encode_corpus", "pretrain", "download_task", "finetune"]
+STAGES = ["download_corpus", "train_bpe", "encode_corpus", "pretrain", "download_task", "finetune", "tables"]
 SMOKE_TASKS = ["sst2", "rte", "stsb", "story_cloze"]  # one task of each input transformation
 OUTPUTS = ["results/corpus/train.txt", "results/bpe/bpe.model", "results/tokens/train.bin",
-           "results/pretrain/model.pt", "results/pretrain/metrics.json", "results/pretrain/curves.csv"]
+           "results/pretrain/model.pt", "results/pretrain/metrics.json", "results/pretrain/curves.csv",
+           *[f"results/tables/table{n}.{ext}" for n in (2, 3, 4) for ext in ("md", "csv", "tex")]]
 
 
 def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
@@ -56,6 +57,7 @@ def check_outputs_and_tracking(project):
     for task in SMOKE_TASKS:
         record = json.loads((project / "results" / "metrics" / f"{task}.json").read_text())
         assert record["status"] == "done" and record["metrics"], task
+    assert "SST-2" in (project / "results" / "tables" / "table4.md").read_text()
     client, runs = tracked_runs()
     by_stage = {r.data.tags["stage"]: r for r in runs}
     assert set(by_stage) == set(STAGES)

@@ -1,0 +1,227 @@
+"""gpt1.paper against PAPER.md, and the tables gpt1.tables builds from metrics files."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gpt1.paper import (
+    GLUE_BEST_EARLIER, GLUE_COMPONENTS, GLUE_SCORE, TABLE5_COLUMNS, TABLE5_ROWS, TABLES,
+)
+from gpt1.tables import ROWS, build_tables
+from gpt1.tasks.registry import TASKS
+
+PAPER_MD = Path(__file__).resolve().parent.parent.parent / "shared" / "PAPER.md"
+OURS, DIFF = ROWS[2], ROWS[3]
+
+
+# --------------------------------------------------------------------------------------------------
+# PAPER.md parsing
+
+
+def paper_blocks() -> list[str]:
+    """PAPER.md's paragraphs and tables, split at blank lines; skips the test when the file is absent."""
+    if not PAPER_MD.is_file():
+        pytest.skip(f"{PAPER_MD} is not there to compare the paper's numbers with")
+    return [block.strip() for block in re.split(r"\n\s*\n", PAPER_MD.read_text(encoding="utf-8"))]
+
+
+def pipe_rows(block: str) -> list[list[str]]:
+    """The cells of a Markdown pipe table, without its |---| separator row."""
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in block.splitlines()]
+    return [row for row in rows if not all(set(cell) <= set("-: ") for cell in row)]
+
+
+def paper_table(number: int) -> tuple[list[list[str]], str]:
+    """Table `number`'s rows in PAPER.md and the paragraph after it (its best earlier results)."""
+    blocks = paper_blocks()
+    for i, block in enumerate(blocks[:-1]):
+        if block.startswith(f"Table {number},") and blocks[i + 1].startswith("|"):
+            return pipe_rows(blocks[i + 1]), blocks[i + 2] if i + 2 < len(blocks) else ""
+    raise AssertionError(f"no Table {number} in {PAPER_MD}")
+
+
+def best_earlier(paragraph: str) -> dict[str, set[tuple[float, str]]]:
+    """'Best earlier: A 1.0 / B 2.0 (method), C 3.0 (other)' -> {name: {(value, method)}}."""
+    assert paragraph.startswith("Best earlier"), paragraph
+    text = " ".join(paragraph.split()).split(":", 1)[1]
+    found: dict[str, set[tuple[float, str]]] = defaultdict(set)
+    for names, method in re.findall(r"([^()]*)\(([^()]*)\)", text):
+        for name, value in re.findall(r"([A-Z][\w-]*(?: [A-Z][\w-]*)*) (\d+\.\d+)", names):
+            found[name].add((float(value), method))
+    return found
+
+
+@pytest.mark.parametrize("number", sorted(TABLES))
+def test_paper_numbers_match_paper_md(number):
+    rows, after = paper_table(number)
+    table = TABLES[number]
+    assert rows[0] == [c.header for c in table.columns]
+    assert [float(v) for v in rows[1]] == [c.paper for c in table.columns]
+    earlier = best_earlier(after)
+    assert set(earlier) == {c.name for c in table.columns}
+    for column in table.columns:
+        if column.task is None:  # the GLUE score: two earlier results; the column shows the better
+            assert earlier[column.name] == set(GLUE_BEST_EARLIER)
+            assert (column.best, column.best_method) == max(GLUE_BEST_EARLIER)
+            assert column.paper == GLUE_SCORE
+        else:
+            assert earlier[column.name] == {(column.best, column.best_method)}
+
+
+def test_table5_matches_paper_md():
+    rows, _ = paper_table(5)
+    assert rows[0] == ["Method"] + [header for header, _ in TABLE5_COLUMNS]
+    assert {row[0]: tuple(float(v) for v in row[1:]) for row in rows[1:]} == TABLE5_ROWS
+
+
+def test_columns_name_registered_tasks_metrics_and_subsets():
+    for number, table in TABLES.items():
+        for column in table.columns:
+            if column.task is None:
+                continue
+            task = TASKS[column.task]
+            assert task.table == number
+            assert column.metric in task.metrics
+            assert column.subset is None or column.subset in task.subsets
+    assert {task for task, _, _ in GLUE_COMPONENTS} == {"cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables built from fabricated metrics files
+
+
+def done(task: str, metrics: dict, split: str = "dev", subsets: dict | None = None, seed: int = 42) -> dict:
+    """A metrics record as the finetune stage writes it for a task that ran."""
+    result: dict = {"n": 100, "metrics": metrics}
+    if subsets:
+        result["subsets"] = {name: {"n": 50, "metrics": m} for name, m in subsets.items()}
+    return {"task": task, "status": "done", "profile": "sample", "split": split, "metrics": metrics,
+            "results": {split: result}, "seed": seed}
+
+
+def write_metrics(directory: Path, records: dict[str, dict]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, record in records.items():
+        (directory / f"{name}.json").write_text(json.dumps(record))
+    return directory
+
+
+def build(tmp_path: Path, records: dict[str, dict]) -> Path:
+    out = tmp_path / "tables"
+    build_tables(write_metrics(tmp_path / "metrics", records), out, "sample")
+    return out
+
+
+def read_csv(out: Path, number: int) -> pd.DataFrame:
+    return pd.read_csv(out / f"table{number}.csv", index_col=0, dtype=str, keep_default_na=False)
+
+
+def test_layout_and_files(tmp_path):
+    metrics = write_metrics(tmp_path / "metrics", {"sst2": done("sst2", {"accuracy": 0.5})})
+    out = tmp_path / "tables"
+    written = build_tables(metrics, out, "sample")
+    expected = {out / f"table{n}.{ext}" for n in (2, 3, 4) for ext in ("md", "csv", "tex")} | {out / "tables.json"}
+    assert set(written) == expected and all(path.is_file() for path in expected)
+    for number, table in TABLES.items():
+        frame = read_csv(out, number)
+        assert list(frame.columns) == [c.header for c in table.columns]
+        assert list(frame.index) == list(ROWS)
+        md = (out / f"table{number}.md").read_text()
+        assert "| " + " | ".join(c.header for c in table.columns) in re.sub(r" +", " ", md)
+        assert "Profile: sample." in md
+        tex = (out / f"table{number}.tex").read_text()
+        assert r"\begin{tabular}" in tex and r"\end{tabular}" in tex and tex.count(r"\begin{") == tex.count(r"\end{")
+    assert list(read_csv(out, 2)["MNLI-m"]) == [
+        "80.6 (Stochastic Answer Network, 3x ensemble)", "82.1", "not run", "–"]
+
+
+def test_not_run_cells_and_footnotes(tmp_path):
+    reason = "only 3 training examples in results/tasks/mnli/data (a format slice?)"
+    not_run = {"task": "mnli", "status": "not run", "reason": reason, "profile": "sample", "seed": 42}
+    out = build(tmp_path, {"mnli": not_run})
+    frame = read_csv(out, 2)
+    for header in ("MNLI-m", "MNLI-mm", "SNLI"):
+        assert frame.loc[OURS, header] == "not run"
+        assert frame.loc[DIFF, header] == "–"
+    md = (out / "table2.md").read_text()
+    assert f"- MNLI-m, MNLI-mm: not run: {reason}" in md
+    assert "- SNLI, SciTail, QNLI, RTE: not run: no metrics file" in md  # one line per reason
+    tex = (out / "table2.tex").read_text()
+    assert "results/tasks/mnli/data" in tex and " & -- & " in tex
+    summary = json.loads((out / "tables.json").read_text())
+    assert summary["table2"]["MNLI-m"]["ours"] is None and summary["table2"]["MNLI-m"]["status"] == "not run"
+
+
+def test_fabricated_metrics_give_exact_percentages_and_differences(tmp_path):
+    out = build(tmp_path, {
+        "sst2": done("sst2", {"accuracy": 0.5}),
+        "cola": done("cola", {"matthews": 0.3}),
+        "mnli": done("mnli", {"accuracy": 0.75}, subsets={"matched": {"accuracy": 0.8},
+                                                           "mismatched": {"accuracy": 0.7}}),
+        "race": done("race", {"accuracy": 0.6}, split="test", subsets={"middle": {"accuracy": 0.65},
+                                                                        "high": {"accuracy": 0.55}}),
+        "story_cloze": done("story_cloze", {"accuracy": 0.865}, split="test"),
+    })
+    t2, t3, t4 = read_csv(out, 2), read_csv(out, 3), read_csv(out, 4)
+    assert (t4.loc[OURS, "SST-2 (acc.)"], t4.loc[DIFF, "SST-2 (acc.)"]) == ("50.0", "-41.3")
+    assert (t4.loc[OURS, "CoLA (Matthews corr.)"], t4.loc[DIFF, "CoLA (Matthews corr.)"]) == ("30.0", "-15.4")
+    assert (t2.loc[OURS, "MNLI-m"], t2.loc[DIFF, "MNLI-m"]) == ("80.0", "-2.1")
+    assert (t2.loc[OURS, "MNLI-mm"], t2.loc[DIFF, "MNLI-mm"]) == ("70.0", "-11.4")
+    assert list(t3.loc[OURS]) == ["86.5", "65.0", "55.0", "60.0"]
+    assert list(t3.loc[DIFF]) == ["+0.0", "+2.1", "-2.4", "+1.0"]
+    md3 = (out / "table3.md").read_text()
+    assert "Story Cloze test (paper: test)" in md3 and "RACE-m test (paper: test)" in md3
+    assert "SST-2 dev (paper: test)" in (out / "table4.md").read_text()
+    summary = json.loads((out / "tables.json").read_text())
+    assert summary["table4"]["SST-2"]["ours"] == 50.0
+    assert summary["table4"]["SST-2"]["difference"] == pytest.approx(-41.3)
+    assert summary["table3"]["RACE-h"] == {"ours": 55.0, "paper": 57.4, "best_earlier": 50.3,
+                                           "difference": pytest.approx(-2.4), "status": "done",
+                                           "split": "test", "seeds": 1}
+
+
+def test_glue_score_is_the_mean_of_present_columns(tmp_path):
+    out = build(tmp_path, {
+        "sst2": done("sst2", {"accuracy": 0.5}),
+        "cola": done("cola", {"matthews": 0.3}),
+        "mnli": done("mnli", {"accuracy": 0.75}, subsets={"matched": {"accuracy": 0.8},
+                                                           "mismatched": {"accuracy": 0.7}}),
+        "race": done("race", {"accuracy": 0.6}, split="test"),  # not a GLUE task
+    })
+    t4 = read_csv(out, 4)
+    assert t4.loc[OURS, "GLUE score"] == "57.5 (4 of 9)"  # (50 + 30 + 80 + 70) / 4
+    assert t4.loc[DIFF, "GLUE score"] == "–"  # a partial mean is not comparable with the paper's
+    assert "over 4 of 9 columns" in (out / "table4.md").read_text()
+    glue = json.loads((out / "tables.json").read_text())["table4"]["GLUE"]
+    assert glue["ours"] == 57.5 and glue["columns"] == 4
+
+
+def test_glue_score_over_all_nine_and_none(tmp_path):
+    every_metric = {"accuracy": 0.5, "f1": 0.5, "matthews": 0.5, "pearson": 0.5}
+    records = {t: done(t, every_metric) for t in ("cola", "sst2", "mrpc", "stsb", "qqp", "qnli", "rte")}
+    records["mnli"] = done("mnli", {"accuracy": 0.5}, subsets={"matched": {"accuracy": 0.6},
+                                                               "mismatched": {"accuracy": 0.6}})
+    t4 = read_csv(build(tmp_path / "all", records), 4)
+    assert t4.loc[OURS, "GLUE score"] == f"{(7 * 50 + 2 * 60) / 9:.1f}"  # 52.2, no "(k of 9)"
+    t4 = read_csv(build(tmp_path / "none", {}), 4)
+    assert (t4.loc[OURS, "GLUE score"], t4.loc[DIFF, "GLUE score"]) == ("not run", "–")
+
+
+def test_several_seeds_are_averaged_and_counted(tmp_path):
+    out = build(tmp_path, {"sst2": done("sst2", {"accuracy": 0.5}, seed=1),
+                           "sst2.seed2": done("sst2", {"accuracy": 0.6}, seed=2)})
+    assert read_csv(out, 4).loc[OURS, "SST-2 (acc.)"] == "55.0"
+    assert "SST-2 2 (1, 2)" in (out / "table4.md").read_text()
+
+
+def test_a_value_missing_from_a_done_record_is_not_invented(tmp_path):
+    out = build(tmp_path, {"mnli": done("mnli", {"accuracy": 0.75})})  # no subsets
+    frame = read_csv(out, 2)
+    assert frame.loc[OURS, "MNLI-m"] == "missing" and frame.loc[DIFF, "MNLI-m"] == "–"
+    assert "matched subset" in (out / "table2.md").read_text()
