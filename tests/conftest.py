@@ -2,6 +2,7 @@ import http.server
 import json
 import os
 import threading
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,3 +50,43 @@ def http_server(handler: type[http.server.BaseHTTPRequestHandler]):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+class FileHandler(http.server.BaseHTTPRequestHandler):
+    """Serves `files` (path -> body, or an int: that HTTP error) and counts the requests per path."""
+
+    files: dict[str, bytes | int] = {}
+    hits: Counter = Counter()
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.hits[self.path] += 1
+        body = self.files.get(self.path, 404)
+        if isinstance(body, int):
+            self.send_error(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+
+@pytest.fixture(scope="session")
+def file_server_url():
+    with http_server(FileHandler) as url:
+        yield url
+
+
+@pytest.fixture()
+def serve(file_server_url):
+    """serve(path, body) -> its URL on a local HTTP server; `serve.hits` counts requests, fresh per test."""
+    FileHandler.files, FileHandler.hits = {}, Counter()
+
+    def add(path: str, body: bytes | int) -> str:
+        FileHandler.files[path] = body
+        return file_server_url + path
+
+    add.base, add.hits = file_server_url, FileHandler.hits
+    return add

@@ -6,12 +6,10 @@ import hashlib
 import http.server
 import io
 import tarfile
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from conftest import http_server
 from gpt1 import download
 from gpt1.download import DownloadError, extract_tar, fetch, sha256_file
 
@@ -20,37 +18,12 @@ GOOD_SHA = hashlib.sha256(GOOD).hexdigest()
 WRONG_SHA = "0" * 64
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    hits: Counter = Counter()
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self.hits[self.path] += 1
-        if self.path == "/good.txt":
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(GOOD)))
-            self.end_headers()
-            self.wfile.write(GOOD)
-        elif self.path == "/error":
-            self.send_error(500)
-        else:
-            self.send_error(404)
-
-    def log_message(self, *args) -> None:  # keep test output quiet
-        pass
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    """Base URL of a throwaway HTTP server on 127.0.0.1, serving for this module's tests."""
-    with http_server(_Handler) as url:
-        yield url
-
-
 @pytest.fixture()
-def server(base_url):
-    """The server's base URL and a fresh per-path hit counter."""
-    _Handler.hits = Counter()
-    return base_url, _Handler.hits
+def server(serve):
+    """A local HTTP server's base URL, serving /good.txt and a 500 at /error; and its hit counter."""
+    serve("/good.txt", GOOD)
+    serve("/error", 500)
+    return serve.base, serve.hits
 
 
 @pytest.fixture(autouse=True)
@@ -111,7 +84,7 @@ def test_not_found_is_not_retried(server, tmp_path):
 
 def test_connection_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(download, "RETRIES", 0)
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     port = httpd.server_address[1]
     httpd.server_close()  # nothing listens on this port any more
     with pytest.raises(DownloadError, match="connection error"):

@@ -5,16 +5,13 @@ from __future__ import annotations
 import dataclasses
 import filecmp
 import hashlib
-import http.server
 import io
 import tarfile
 import zipfile
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from conftest import http_server
 from gpt1 import download
 from gpt1.download import DownloadError
 from gpt1.tasks import TASKS, Source, TaskDataMissing, available_splits, download_task, extract_zip, read_split
@@ -22,44 +19,6 @@ from gpt1.tasks.registry import STORY_CLOZE_ENV, STORY_CLOZE_REGISTRATION, STORY
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tasks"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    hits: Counter = Counter()
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self.hits[self.path] += 1
-        body = self.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    with http_server(_Handler) as url:
-        yield url
-
-
-@pytest.fixture()
-def serve(base_url):
-    """serve(path, body) -> URL; the hit counter starts fresh for each test."""
-    _Handler.files, _Handler.hits = {}, Counter()
-
-    def add(path: str, body: bytes) -> str:
-        _Handler.files[path] = body
-        return base_url + path
-
-    add.hits = _Handler.hits
-    return add
 
 
 @pytest.fixture(autouse=True)
