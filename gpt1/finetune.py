@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from gpt1.config import FinetuneConfig, GPTConfig
 from gpt1.device import mixed_precision, resolve_device
-from gpt1.files import atomic_save, atomic_write_json
+from gpt1.files import atomic_save
 from gpt1.metrics import score
 from gpt1.model import GPT
 from gpt1.tasks import Example, Task
@@ -240,7 +240,3 @@ def resume(path: Path, key: str, model: TaskModel, optimizer, device: torch.devi
     torch.set_rng_state(state["rng"].cpu())
     log.info("resuming from %s after epoch %d", path, state["epochs_done"])
     return state["epochs_done"], state["curves"]
-
-
-def write_metrics(path: Path, record: dict) -> None:
-    atomic_write_json(path, record)
