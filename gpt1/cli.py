@@ -117,7 +117,8 @@ def finetune(args: argparse.Namespace) -> None:
 
     cfg = dataclass_from_args(FinetuneConfig, args)
     status = json.loads((args.task_dir / "status.json").read_text())
-    tags = {"task": args.task, "seed": str(cfg.seed), "ablation": "no_aux_lm" if cfg.lm_coef == 0 else "none"}
+    ablation = "no_pretraining" if cfg.init == "random" else "no_aux_lm" if cfg.lm_coef == 0 else "none"
+    tags = {"task": args.task, "seed": str(cfg.seed), "ablation": ablation}
     with tracking.stage_run("finetune", args.profile, stage_params(args), tags=tags) as run:
         run_task(args.task, args.task_dir / "data", status, args.checkpoint, args.bpe_model, cfg, args.out,
                  args.work_dir, args.profile, run)

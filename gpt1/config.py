@@ -83,3 +83,5 @@ class FinetuneConfig:
     """Fewer training examples than this (a mirror's format slice) and the task is reported as not run."""
     seed: int = 42
     device: str = "auto"
+    init: str = "pretrained"
+    """"pretrained", or "random" for Table 5's "w/o pre-training": the checkpoint's shape, fresh weights."""

@@ -115,11 +115,13 @@ def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int) -> floa
     return max_lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
 
-def load_pretrained(checkpoint: Path, device: torch.device) -> tuple[GPT, dict]:
-    """The pretrained GPT; its shape comes from the checkpoint itself."""
+def load_pretrained(checkpoint: Path, device: torch.device, weights: bool = True) -> tuple[GPT, dict]:
+    """The pretrained GPT; its shape comes from the checkpoint itself. `weights=False` keeps the fresh
+    N(0, 0.02) initialisation instead (Table 5's "w/o pre-training")."""
     state = torch.load(checkpoint, map_location=device, weights_only=True)
     gpt = GPT(GPTConfig(**state["model_config"]))
-    gpt.load_state_dict(state["model"])
+    if weights:
+        gpt.load_state_dict(state["model"])
     return gpt.to(device), state
 
 
@@ -166,7 +168,9 @@ def finetune(
     device = resolve_device(cfg.device)
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    gpt, pretrained = load_pretrained(checkpoint, device)
+    if cfg.init not in ("pretrained", "random"):
+        raise ValueError(f"finetune.init: {cfg.init!r} is neither 'pretrained' nor 'random'")
+    gpt, pretrained = load_pretrained(checkpoint, device, weights=cfg.init == "pretrained")
     model = TaskModel(gpt, task.kind, n_outputs(task), cfg.clf_dropout).to(device)
     train_data = encode_examples(task, train, tokenizer, gpt.config.n_ctx)
     eval_data = {split: encode_examples(task, examples, tokenizer, gpt.config.n_ctx) for split, examples in evals.items()}

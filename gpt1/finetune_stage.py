@@ -65,6 +65,7 @@ def run_task(
         "updates": result["updates"],
         "seed": cfg.seed,
         "lm_coef": cfg.lm_coef,
+        "init": cfg.init,
         "checkpoint": str(checkpoint),
         "pretrain_run_id": result["pretrain_run_id"],
         "wall_s": round(result["wall_s"], 1),

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from gpt1.config import GPTConfig
-from gpt1.finetune import Encoded, TaskModel, collate, lr_at, objective, task_loss
+from gpt1.finetune import Encoded, TaskModel, collate, load_pretrained, lr_at, objective, task_loss
 from gpt1.model import GPT
 from gpt1.tasks import TASKS
 
@@ -90,3 +90,15 @@ def test_learning_rate_warms_up_then_decays_linearly():
     assert lr_at(10, 1.0, 10, 110) == pytest.approx(1.0)
     assert lr_at(60, 1.0, 10, 110) == pytest.approx(0.5)
     assert lr_at(110, 1.0, 10, 110) == 0.0
+
+
+def test_random_init_keeps_the_checkpoints_shape_not_its_weights(tmp_path):
+    torch.manual_seed(1)
+    saved = GPT(CFG)
+    torch.save({"model_config": CFG.to_dict(), "model": saved.state_dict()}, tmp_path / "model.pt")
+    pretrained, _ = load_pretrained(tmp_path / "model.pt", torch.device("cpu"))
+    fresh, _ = load_pretrained(tmp_path / "model.pt", torch.device("cpu"), weights=False)
+    assert pretrained.config == fresh.config == CFG
+    assert torch.equal(pretrained.tokens_embed.weight, saved.tokens_embed.weight)
+    assert not torch.equal(fresh.tokens_embed.weight, saved.tokens_embed.weight)
+    assert fresh.tokens_embed.weight.std().item() == pytest.approx(0.02, rel=0.1)

@@ -71,3 +71,13 @@ def test_a_rerun_resumes_from_the_epoch_checkpoint(pretrained, tmp_path):
     second = json.loads((tmp_path / "b.json").read_text())
     assert second["metrics"] == first["metrics"] and second["curves"] == first["curves"]
     shutil.rmtree(tmp_path / "work")
+
+
+def test_without_pretraining_the_record_says_so(pretrained, tmp_path):
+    cfg = FinetuneConfig(lr=1e-3, batch_size=4, epochs=1, min_train_examples=2, init="random")
+    run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model", cfg,
+             tmp_path / "m.json", tmp_path / "work", "smoke")
+    assert json.loads((tmp_path / "m.json").read_text())["init"] == "random"
+    with pytest.raises(ValueError, match="finetune.init"):
+        run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model",
+                 FinetuneConfig(init="scratch", min_train_examples=2), tmp_path / "x.json", tmp_path / "w2", "smoke")

@@ -47,4 +47,4 @@ rule finetune:
         " --warmup {params.f[warmup]} --lm-coef {params.f[lm_coef]} --clf-dropout {params.f[clf_dropout]}"
         " --weight-decay {params.f[weight_decay]} --grad-clip {params.f[grad_clip]}"
         " --max-train-examples {params.f[max_train_examples]} --min-train-examples {params.f[min_train_examples]}"
-        " --seed {params.f[seed]} --device {params.f[device]} --log-file {log}"
+        " --seed {params.f[seed]} --device {params.f[device]} --init {params.f[init]} --log-file {log}"
