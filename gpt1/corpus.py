@@ -8,7 +8,6 @@ verified downloads, reused by a rerun).
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import random
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from gpt1.download import extract_tar, fetch
+from gpt1.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -405,13 +405,7 @@ def prepare_corpus(
         for writer in writers.values():
             writer.file.close()
             writer.tmp.unlink(missing_ok=True)
-    _write_json(out_dir / "manifest.json", manifest)
+    atomic_write_json(out_dir / "manifest.json", manifest)
     for split, stats in manifest["splits"].items():
         log.info("%s: %d documents, %d lines, %d bytes", split, stats["documents"], stats["lines"], stats["bytes"])
     return manifest
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

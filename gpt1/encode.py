@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from itertools import islice
@@ -12,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from gpt1.bpe import Tokenizer
+from gpt1.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,7 @@ def encode_corpus(bpe_model: Path, corpus_dir: Path, out_dir: Path) -> dict:
     meta = {"dtype": np.dtype(TOKEN_DTYPE).name, "vocab_size": tokenizer.vocab_size}
     for split in ("train", "val"):
         meta[f"{split}_tokens"] = encode_file(tokenizer, corpus_dir / f"{split}.txt", out_dir / f"{split}.bin")
-    tmp = out_dir / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, out_dir / "meta.json")
+    atomic_write_json(out_dir / "meta.json", meta)
     return meta
 
 

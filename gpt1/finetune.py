@@ -24,7 +24,7 @@ from gpt1.config import FinetuneConfig, GPTConfig
 from gpt1.device import mixed_precision, resolve_device
 from gpt1.files import atomic_save
 from gpt1.metrics import score
-from gpt1.model import GPT
+from gpt1.model import GPT, decay_groups
 from gpt1.tasks import Example, Task
 from gpt1.transform import TaskTokens, sequences
 
@@ -175,10 +175,8 @@ def finetune(
     train_data = encode_examples(task, train, tokenizer, gpt.config.n_ctx)
     eval_data = {split: encode_examples(task, examples, tokenizer, gpt.config.n_ctx) for split, examples in evals.items()}
 
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        decay_groups(model, cfg.weight_decay),
         lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, fused=device.type == "cuda",
     )
     per_epoch = math.ceil(len(train_data) / cfg.batch_size)

@@ -107,19 +107,21 @@ class GPT(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def param_groups(self, weight_decay: float) -> list[dict]:
-        """Decoupled weight decay on matrices and embeddings only, never on biases or LayerNorm gains."""
-        decay = [p for p in self.parameters() if p.dim() >= 2]
-        no_decay = [p for p in self.parameters() if p.dim() < 2]
-        return [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
+        return decay_groups(self, weight_decay)
 
     def flops_per_token(self, seq_len: int) -> float:
         """Training FLOPs per token: 6 N (forward + backward) plus attention's 12 L d T (PaLM's count)."""
         cfg = self.config
         n = sum(p.numel() for p in self.h.parameters() if p.dim() >= 2) + self.tokens_embed.weight.numel()
         return 6 * n + 12 * cfg.n_layer * cfg.n_embd * seq_len
+
+
+def decay_groups(module: nn.Module, weight_decay: float) -> list[dict]:
+    """Optimizer groups with decoupled weight decay on matrices and embeddings only, never on biases or
+    LayerNorm gains."""
+    decay = [p for p in module.parameters() if p.dim() >= 2]
+    no_decay = [p for p in module.parameters() if p.dim() < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def perplexity(loss: float) -> float:

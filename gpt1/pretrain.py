@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import io
 import json
 import logging
 import math
@@ -27,7 +28,7 @@ from tqdm import tqdm
 from gpt1.config import GPTConfig, PretrainConfig
 from gpt1.device import mixed_precision, resolve_device
 from gpt1.encode import load_tokens
-from gpt1.files import atomic_save, atomic_write_json
+from gpt1.files import atomic_save, atomic_write_json, atomic_write_text
 from gpt1.model import GPT, perplexity
 
 log = logging.getLogger(__name__)
@@ -297,10 +298,9 @@ def finish(
     }
     atomic_write_json(out_dir / "metrics.json", metrics)
     fields = ["step", "train_loss", "val_loss", "val_ppl", "lr", "grad_norm", "tokens_per_s"]
-    tmp = out_dir / "curves.csv.tmp"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(history)
-    os.replace(tmp, out_dir / "curves.csv")
+    rows = io.StringIO()
+    writer = csv.DictWriter(rows, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(out_dir / "curves.csv", rows.getvalue())
     return metrics
