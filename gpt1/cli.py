@@ -18,6 +18,8 @@ log = logging.getLogger("gpt1")
 
 
 FIELD_TYPES = {"int": int, "float": float, "str": str}
+TOKENIZER_HELP = ("a sentencepiece .model file (train-bpe), or a folder of OpenAI's released encoder_bpe_40000.json "
+                  "and vocab_40000.bpe (see gpt1.tokenizers)")
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
@@ -117,11 +119,34 @@ def finetune(args: argparse.Namespace) -> None:
 
     cfg = dataclass_from_args(FinetuneConfig, args)
     status = json.loads((args.task_dir / "status.json").read_text())
-    ablation = "no_pretraining" if cfg.init == "random" else "no_aux_lm" if cfg.lm_coef == 0 else "none"
-    tags = {"task": args.task, "seed": str(cfg.seed), "ablation": ablation}
+    tags = {"task": args.task, "seed": str(cfg.seed), "ablation": cfg.variant}  # full, no_pretraining, ...
     with tracking.stage_run("finetune", args.profile, stage_params(args), tags=tags) as run:
-        run_task(args.task, args.task_dir / "data", status, args.checkpoint, args.bpe_model, cfg, args.out,
-                 args.work_dir, args.profile, run)
+        run_task(args.task, args.task_dir / "data", status, args.checkpoint, args.tokenizer, cfg, args.out,
+                 args.work_dir, args.profile, run, curves_out=args.curves)
+
+
+def zero_shot(args: argparse.Namespace) -> None:
+    import json
+
+    from gpt1 import tracking
+    from gpt1.files import atomic_write_json
+    from gpt1.tokenizers import load_tokenizer
+    from gpt1.zero_shot import score_snapshots
+
+    status = json.loads((args.task_dir / "status.json").read_text())
+    # A folder of pretraining snapshots, or one checkpoint (the released weights, imported)
+    snapshots = [args.snapshots] if args.snapshots.is_file() else sorted(args.snapshots.glob("step*.pt"))
+    with tracking.stage_run("zero_shot", args.profile, stage_params(args), tags={"task": args.task}) as run:
+        if status["status"] != "ok":
+            log.warning("%s: zero-shot not run: %s", args.task, status["reason"])
+            record = {"task": args.task, "status": "not run", "reason": status["reason"]}
+        elif not snapshots:
+            raise FileNotFoundError(f"{args.snapshots}: no step*.pt snapshots; rerun the pretrain stage or pass a "
+                                    "checkpoint file")
+        else:
+            record = score_snapshots(args.task, args.task_dir / "data", status["splits"], snapshots,
+                                     load_tokenizer(args.tokenizer), args.max_examples, args.seed, run)
+    atomic_write_json(args.out, record)
 
 
 def tables(args: argparse.Namespace) -> None:
@@ -133,10 +158,74 @@ def tables(args: argparse.Namespace) -> None:
             run.log_artifact(path)
 
 
+def table5(args: argparse.Namespace) -> None:
+    from gpt1 import tracking
+    from gpt1.table5 import build_table5
+
+    with tracking.stage_run("table5", args.profile, stage_params(args)) as run:
+        for path in build_table5(args.metrics_dir, args.out_dir, args.profile):
+            run.log_artifact(path)
+
+
+def figure2(args: argparse.Namespace) -> None:
+    from gpt1 import tracking
+    from gpt1.figures import build_figure2
+
+    with tracking.stage_run("figure2", args.profile, stage_params(args)) as run:
+        for path in build_figure2(args.metrics_dir, args.zero_shot_dir, args.out_dir, args.profile):
+            run.log_artifact(path)
+
+
+def summary(args: argparse.Namespace) -> None:
+    from gpt1 import tracking
+    from gpt1.summary import build_summary, headline_metrics
+
+    with tracking.stage_run("summary", args.profile, stage_params(args)) as run:
+        build_summary(args.results_dir, args.out, args.profile, tracking.git_commit())
+        run.log_metrics(headline_metrics(args.results_dir))
+        for path in [args.out, *sorted((args.results_dir / "tables").glob("*")),
+                     *sorted((args.results_dir / "figures").glob("*"))]:
+            run.log_artifact(path)
+
+
 def profile(args: argparse.Namespace) -> None:
     from gpt1 import params
 
     print(" ".join(params.dvc_set_params(args.params, args.name)))
+
+
+def import_openai_gpt(args: argparse.Namespace) -> None:
+    from gpt1 import tracking
+    from gpt1.weights import import_released
+
+    with tracking.stage_run("import_openai_gpt", args.profile, stage_params(args)) as run:
+        about = import_released(args.model, args.vocab_dir, args.download_dir, args.format, args.seed)
+        run.log_metrics({"parameters": about["parameters"]})
+        run.set_tag("checkpoint", str(args.model.resolve()))
+
+
+def import_weights(args: argparse.Namespace) -> None:
+    from gpt1.weights import import_weights as run_import
+
+    run_import(args.src, args.out, task_tokens=args.task_tokens, n_head=args.n_head, seed=args.seed)
+
+
+def export_hf(args: argparse.Namespace) -> None:
+    from gpt1.weights import export_hf as run_export
+
+    run_export(args.checkpoint, args.out_dir)
+
+
+def tokenize(args: argparse.Namespace) -> None:
+    """Print each line of stdin as its token ids, space-separated, one output line per input line."""
+    import itertools
+
+    from gpt1.tokenizers import load_tokenizer
+
+    tokenizer = load_tokenizer(args.tokenizer)
+    while lines := [line.rstrip("\r\n") for line in itertools.islice(sys.stdin, 1000)]:
+        for ids in tokenizer.encode(lines):
+            print(" ".join(map(str, ids)))
 
 
 # --- the command line -----------------------------------------------------------------------------
@@ -188,20 +277,73 @@ def build_parser() -> argparse.ArgumentParser:
     p = stage("finetune", finetune, "Fine-tune the pretrained model on one task and evaluate it.")
     p.add_argument("--task", required=True, choices=list(TASKS))
     p.add_argument("--task-dir", type=Path, required=True, help="download-task's --out-dir")
-    p.add_argument("--checkpoint", type=Path, required=True, help="the pretrained model.pt")
-    p.add_argument("--bpe-model", type=Path, required=True)
+    p.add_argument("--checkpoint", type=Path, required=True, help="the pretrained (or imported) model.pt")
+    p.add_argument("--tokenizer", type=Path, required=True, help=TOKENIZER_HELP)
     p.add_argument("--out", type=Path, required=True, help="the metrics JSON to write")
     p.add_argument("--work-dir", type=Path, required=True, help="where the resumable checkpoint lives")
+    p.add_argument("--curves", type=Path, help="the training-loss curve (CSV) to write")
     add_dataclass_flags(p, FinetuneConfig)
 
+    p = stage("zero-shot", zero_shot, "Score every pretraining snapshot with a task's zero-shot heuristic.")
+    p.add_argument("--task", required=True, choices=["cola", "sst2", "race"])
+    p.add_argument("--task-dir", type=Path, required=True, help="download-task's --out-dir")
+    p.add_argument("--snapshots", type=Path, required=True,
+                   help="the pretrain stage's snapshots/ folder, or one checkpoint (e.g. the imported released weights)")
+    p.add_argument("--tokenizer", type=Path, required=True, help=TOKENIZER_HELP)
+    p.add_argument("--max-examples", type=int, default=0, help="a seeded sample of this many examples (0: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="the JSON record to write")
+
     p = stage("tables", tables, "Write the paper's Tables 2-4 with our numbers beside the paper's.")
-    p.add_argument("--metrics-dir", type=Path, required=True)
+    p.add_argument("--metrics-dir", type=Path, required=True, help="the full model's metrics files")
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    p = stage("table5", table5, "Write Table 5: the full model beside the ablations, with the paper's rows.")
+    p.add_argument("--metrics-dir", type=Path, required=True, help="holds full/ and ablation/<variant>/")
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    p = stage("summary", summary, "Write results/summary.md and log every table and figure to one MLflow run.")
+    p.add_argument("--results-dir", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+
+    p = stage("figure2", figure2, "Draw Figure 2: layers transferred, and zero-shot scores over pretraining.")
+    p.add_argument("--metrics-dir", type=Path, required=True, help="holds full/ and transfer/layers<K>/")
+    p.add_argument("--zero-shot-dir", type=Path, required=True)
     p.add_argument("--out-dir", type=Path, required=True)
 
     p = sub.add_parser("profile", help="Print the `dvc exp run` -S flags that select a profile of params.yaml.")
     p.set_defaults(func=profile)
     p.add_argument("name", help="profile name: sample, or a key of params.yaml's profiles")
     p.add_argument("--params", type=Path, default=Path("params.yaml"))
+
+    p = stage("import-openai-gpt", import_openai_gpt,
+              "Download OpenAI's released GPT-1 (pinned) and its tokenizer; write a gpt1 checkpoint.")
+    p.add_argument("--model", type=Path, required=True, help="the gpt1 checkpoint to write (model.pt)")
+    p.add_argument("--vocab-dir", type=Path, required=True, help="where to put the released BPE files")
+    p.add_argument("--download-dir", type=Path, required=True, help="where the released weights are downloaded")
+    p.add_argument("--format", choices=("hf", "original"), default="hf",
+                   help="hf: openai-community/openai-gpt's model.safetensors; original: finetune-transformer-lm's npy")
+    p.add_argument("--seed", type=int, default=0, help="seed of the task-token rows")
+
+    p = sub.add_parser("import-weights", help="Turn OpenAI's released GPT-1 weights into a gpt1 checkpoint.")
+    p.set_defaults(func=import_weights)
+    p.add_argument("src", type=Path, help="folder in the Hugging Face layout (config.json + model.safetensors) "
+                   "or the original one (params_shapes.json + params_*.npy), told apart by its files")
+    p.add_argument("out", type=Path, help="the gpt1 checkpoint to write (model.pt)")
+    p.add_argument("--task-tokens", type=int, default=3, help="token-embedding rows to append for the task tokens")
+    p.add_argument("--n-head", type=int, default=12, help="attention heads; read only for the original layout")
+    p.add_argument("--seed", type=int, default=0, help="seed of the task-token rows")
+    p.add_argument("--log-file", type=Path, help="also write the log to this file")
+
+    p = sub.add_parser("export-hf", help="Write a gpt1 checkpoint as Hugging Face OpenAIGPT files.")
+    p.set_defaults(func=export_hf)
+    p.add_argument("checkpoint", type=Path, help="a gpt1 model.pt")
+    p.add_argument("out_dir", type=Path, help="where to write config.json and model.safetensors")
+    p.add_argument("--log-file", type=Path, help="also write the log to this file")
+
+    p = sub.add_parser("tokenize", help="Print the token ids of each line of stdin, one line each.")
+    p.set_defaults(func=tokenize)
+    p.add_argument("--tokenizer", type=Path, required=True, help=TOKENIZER_HELP)
     return parser
 
 

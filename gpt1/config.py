@@ -56,6 +56,8 @@ class PretrainConfig:
     """Updates between validation passes; a checkpoint is written at each."""
     eval_batches: int = 50
     log_interval: int = 50
+    snapshot_interval: int = 0
+    """Updates between weight snapshots kept in snapshots/ (Figure 2's zero-shot curves); 0: the final one only."""
     seed: int = 1337
     device: str = "auto"
     compile: str = "none"
@@ -83,5 +85,39 @@ class FinetuneConfig:
     """Fewer training examples than this (a mirror's format slice) and the task is reported as not run."""
     seed: int = 42
     device: str = "auto"
-    init: str = "pretrained"
-    """"pretrained", or "random" for Table 5's "w/o pre-training": the checkpoint's shape, fresh weights."""
+    variant: str = "full"
+    """What the run takes from pretraining (see `Variant`): Table 5's ablations, Figure 2's layer counts."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A fine-tuning run's relation to pretraining.
+
+    `full`: every pretrained weight and the auxiliary LM objective. Table 5's ablations: `no_pretraining`
+    (the checkpoint's shape, fresh N(0, 0.02) weights) and `no_aux_lm` (lambda = 0). Figure 2 (left):
+    `layers<K>`, the pretrained embeddings and first K blocks, the rest fresh.
+    """
+
+    name: str
+    layers: int | None
+    """Pretrained blocks transferred with the embeddings; None: all; -1: nothing at all."""
+    aux_lm: bool
+
+    @classmethod
+    def parse(cls, name: str, n_layer: int) -> Variant:
+        if name == "full":
+            return cls(name, None, True)
+        if name == "no_pretraining":
+            return cls(name, -1, True)
+        if name == "no_aux_lm":
+            return cls(name, None, False)
+        if name.startswith("layers") and name[6:].isdigit() and int(name[6:]) <= n_layer:
+            return cls(name, int(name[6:]), True)
+        raise ValueError(f"finetune variant {name!r}: use full, no_pretraining, no_aux_lm or layers<K> "
+                         f"with K at most the model's {n_layer} layers")
+
+    def transfers(self, key: str) -> bool:
+        """Whether the pretrained tensor `key` (a GPT state-dict key) is loaded."""
+        if self.layers is None or key.startswith(("tokens_embed.", "positions_embed.")):
+            return self.layers != -1
+        return key.startswith("h.") and int(key.split(".")[1]) < self.layers

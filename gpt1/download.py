@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from tqdm import tqdm
 
@@ -52,21 +52,27 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(url: str, dest: Path, sha256: str, mirror_path: str | None = None) -> Path:
+def fetch(
+    url: str, dest: Path, sha256: str | None, mirror_path: str | None = None,
+    check: Callable[[Path], None] | None = None,
+) -> Path:
     """Make `dest` hold the file at `url` whose sha256 is `sha256`, and return `dest`.
 
     A `dest` that already matches is reused. With GPT1_DATA_MIRROR set and `mirror_path` given, the file is
     copied from `$GPT1_DATA_MIRROR/<mirror_path>` instead of downloaded. The data goes to `<dest>.part`
-    and is renamed onto `dest` only once its checksum is right: on any failure neither file remains.
-    Raises DownloadError.
+    and is renamed onto `dest` only once it is verified: on any failure neither file remains.
+
+    `sha256=None` is for a file whose checksum is not known yet: `check(path)`, which raises on a bad file
+    (e.g. one that does not parse), verifies it instead, and the computed sha256 is logged as a warning so
+    that it can be pinned. Raises DownloadError, or what `check` raises.
     """
     dest = Path(dest)
-    expected = sha256.lower()
+    expected = sha256.lower() if sha256 else None
     if dest.is_file():
-        if sha256_file(dest) == expected:
+        if verified(dest, expected, check):
             log.debug("%s is present and verified", dest)
             return dest
-        log.warning("%s does not match its sha256; fetching it again", dest)
+        log.warning("%s does not match its sha256 or fails its check; fetching it again", dest)
         dest.unlink()
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -78,17 +84,34 @@ def fetch(url: str, dest: Path, sha256: str, mirror_path: str | None = None) -> 
         else:
             origin = url
             got = _download_with_retries(url, part)
-        if got != expected:
+        if expected and got != expected:
             raise DownloadError(
                 f"checksum mismatch for {origin}: expected sha256 {expected}, got {got}; "
                 "the source changed or the transfer was corrupted: retry, or fetch the pinned version"
             )
+        if check:
+            check(part)
         os.replace(part, dest)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
+    if not expected:
+        log.warning("%s has no pinned sha256 (verified by its check only); its sha256 is %s: pin it", dest, got)
     log.info("fetched %s -> %s", origin, dest)
     return dest
+
+
+def verified(path: Path, sha256: str | None, check: Callable[[Path], None] | None) -> bool:
+    """Whether a file already present has the expected sha256 (when one is given) and passes `check`."""
+    if sha256 and sha256_file(path) != sha256:
+        return False
+    if check:
+        try:
+            check(path)
+        except Exception as err:  # whatever the check raises means the same: fetch the file again
+            log.warning("%s: %s", path, err)
+            return False
+    return True
 
 
 def _copy_from_mirror(source: Path, part: Path) -> str:

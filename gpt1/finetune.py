@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from gpt1.config import FinetuneConfig, GPTConfig
+from gpt1.config import FinetuneConfig, GPTConfig, Variant
 from gpt1.device import mixed_precision, resolve_device
 from gpt1.files import atomic_save
 from gpt1.metrics import score
@@ -115,14 +115,15 @@ def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int) -> floa
     return max_lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
 
-def load_pretrained(checkpoint: Path, device: torch.device, weights: bool = True) -> tuple[GPT, dict]:
-    """The pretrained GPT; its shape comes from the checkpoint itself. `weights=False` keeps the fresh
-    N(0, 0.02) initialisation instead (Table 5's "w/o pre-training")."""
+def load_pretrained(checkpoint: Path, device: torch.device, variant_name: str = "full") -> tuple[GPT, Variant, dict]:
+    """The GPT to fine-tune, shaped as the checkpoint, with the pretrained weights its variant transfers
+    (all of them, none, or the embeddings and the first K blocks); the rest keep the fresh N(0, 0.02) init."""
     state = torch.load(checkpoint, map_location=device, weights_only=True)
     gpt = GPT(GPTConfig(**state["model_config"]))
-    if weights:
-        gpt.load_state_dict(state["model"])
-    return gpt.to(device), state
+    variant = Variant.parse(variant_name, gpt.config.n_layer)
+    transferred = {k: v for k, v in state["model"].items() if variant.transfers(k)}
+    gpt.load_state_dict(transferred, strict=False)
+    return gpt.to(device), variant, state
 
 
 @torch.no_grad()
@@ -168,9 +169,11 @@ def finetune(
     device = resolve_device(cfg.device)
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    if cfg.init not in ("pretrained", "random"):
-        raise ValueError(f"finetune.init: {cfg.init!r} is neither 'pretrained' nor 'random'")
-    gpt, pretrained = load_pretrained(checkpoint, device, weights=cfg.init == "pretrained")
+    gpt, variant, pretrained = load_pretrained(checkpoint, device, cfg.variant)
+    if tokenizer.vocab_size > gpt.config.vocab_size:
+        raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens, {checkpoint}'s model only "
+                         f"{gpt.config.vocab_size}: pass the tokenizer the checkpoint was trained or imported with")
+    lm_coef = cfg.lm_coef if variant.aux_lm else 0.0
     model = TaskModel(gpt, task.kind, n_outputs(task), cfg.clf_dropout).to(device)
     train_data = encode_examples(task, train, tokenizer, gpt.config.n_ctx)
     eval_data = {split: encode_examples(task, examples, tokenizer, gpt.config.n_ctx) for split, examples in evals.items()}
@@ -197,7 +200,7 @@ def finetune(
                 group["lr"] = lr
             batch = collate([train_data[j] for j in order[i : i + cfg.batch_size]], device)
             with mixed_precision(device):
-                loss = objective(model, task, batch, cfg.lm_coef)
+                loss = objective(model, task, batch, lm_coef)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or float("inf"))
             optimizer.step()
@@ -205,10 +208,12 @@ def finetune(
             losses.append(loss.item())
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-            if tracker and step % LOG_EVERY == 0:
-                tracker.log_metrics({"train_loss": float(np.mean(losses[-LOG_EVERY:])), "lr": lr}, step)
-        curves.append({"epoch": epoch + 1, "step": step, "train_loss": float(np.mean(losses))})
-        log.info("%s epoch %d: train loss %.4f", task.id, epoch + 1, curves[-1]["train_loss"])
+            if step % LOG_EVERY == 0 or i + cfg.batch_size >= len(order):  # and at each epoch's end
+                point = {"step": step, "epoch": epoch + 1, "train_loss": float(np.mean(losses[-LOG_EVERY:])), "lr": lr}
+                curves.append(point)
+                if tracker:
+                    tracker.log_metrics({"train_loss": point["train_loss"], "lr": lr}, step)
+        log.info("%s epoch %d: train loss %.4f", task.id, epoch + 1, float(np.mean(losses)))
         save_checkpoint(work_dir / CHECKPOINT, key, model, optimizer, epoch + 1, curves)
     bar.close()
 
@@ -218,8 +223,10 @@ def finetune(
         "results": results,
         "curves": curves,
         "n_train": len(train_data),
+        "n_layer": gpt.config.n_layer,
         "updates": total,
         "pretrain_run_id": pretrained.get("mlflow_run_id"),
+        "source": pretrained.get("source"),  # "openai-gpt" for the imported released weights (gpt1.weights)
         "wall_s": time.perf_counter() - started,
     }
 

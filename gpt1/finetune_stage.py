@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 
 from gpt1.config import FinetuneConfig
-from gpt1.files import atomic_write_json
+from gpt1.files import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -20,39 +20,62 @@ log = logging.getLogger(__name__)
 REPORTED_SPLITS = {"story_cloze": ("test", "dev"), "race": ("test", "dev")}
 
 
-def not_run(task_id: str, reason: str, out: Path, profile: str, cfg: FinetuneConfig) -> None:
+CURVE_FIELDS = ("step", "epoch", "train_loss", "lr")
+
+
+def write_curves(path: Path | None, curves: list[dict]) -> None:
+    """The training-loss curve as CSV, for `dvc plots` (only the header when the task did not run)."""
+    if path:
+        import pandas as pd
+
+        atomic_write_text(path, pd.DataFrame(curves, columns=list(CURVE_FIELDS)).to_csv(index=False))
+
+
+def initialisation(source: str | None) -> str:
+    """params.yaml's finetune.init that a checkpoint stands for: "openai-gpt" for the imported released
+    weights (they carry `source`), "pretrained" for gpt1's own pretraining."""
+    from gpt1.weights import SOURCE
+
+    return "openai-gpt" if source == SOURCE else "pretrained"
+
+
+def not_run(task_id: str, reason: str, out: Path, profile: str, cfg: FinetuneConfig, curves_out: Path | None) -> None:
     log.warning("%s: not run: %s", task_id, reason)
+    write_curves(curves_out, [])
     atomic_write_json(out, {"task": task_id, "status": "not run", "reason": reason, "profile": profile,
-                            "seed": cfg.seed})
+                            "seed": cfg.seed, "variant": cfg.variant})
 
 
 def run_task(
-    task_id: str, data_dir: Path, status: dict, checkpoint: Path, bpe_model: Path, cfg: FinetuneConfig,
-    out: Path, work_dir: Path, profile: str, tracker=None,
+    task_id: str, data_dir: Path, status: dict, checkpoint: Path, tokenizer: Path, cfg: FinetuneConfig,
+    out: Path, work_dir: Path, profile: str, tracker=None, curves_out: Path | None = None,
 ) -> None:
-    from gpt1.bpe import Tokenizer
+    """Fine-tune and evaluate `task_id`, or say why not; write its metrics record to `out` and its training
+    curve to `curves_out`. `tokenizer`: a sentencepiece model file or OpenAI's vocabulary folder
+    (gpt1.tokenizers.load_tokenizer)."""
     from gpt1.finetune import finetune
     from gpt1.tasks import TASKS, read_split
+    from gpt1.tokenizers import load_tokenizer
 
     task = TASKS[task_id]
     if status["status"] != "ok":
-        return not_run(task_id, status["reason"], out, profile, cfg)
+        return not_run(task_id, status["reason"], out, profile, cfg, curves_out)
     splits = status["splits"]
     eval_splits = [s for s in REPORTED_SPLITS.get(task_id, ("dev",)) if s in splits]
     if "train" not in splits or not eval_splits:
         reason = f"no {'training' if 'train' not in splits else 'labelled evaluation'} data in {data_dir}"
-        return not_run(task_id, reason, out, profile, cfg)
+        return not_run(task_id, reason, out, profile, cfg, curves_out)
     train = read_split(task_id, "train", data_dir)
     if len(train) < cfg.min_train_examples:
         reason = (f"only {len(train)} training examples in {data_dir} (a format slice?); "
                   f"finetune.min_train_examples is {cfg.min_train_examples}")
-        return not_run(task_id, reason, out, profile, cfg)
+        return not_run(task_id, reason, out, profile, cfg, curves_out)
     available = len(train)
     if cfg.max_train_examples and available > cfg.max_train_examples:
         train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
     evals = {split: read_split(task_id, split, data_dir) for split in eval_splits}
 
-    result = finetune(task, train, evals, checkpoint, Tokenizer(bpe_model), cfg, work_dir, tracker)
+    result = finetune(task, train, evals, checkpoint, load_tokenizer(tokenizer), cfg, work_dir, tracker)
     record = {
         "task": task_id,
         "status": "done",
@@ -63,14 +86,19 @@ def run_task(
         "n_train": result["n_train"],
         "n_train_available": available,
         "updates": result["updates"],
+        "n_layer": result["n_layer"],
         "seed": cfg.seed,
         "lm_coef": cfg.lm_coef,
-        "init": cfg.init,
+        "variant": cfg.variant,
         "checkpoint": str(checkpoint),
+        "init": initialisation(result["source"]),
         "pretrain_run_id": result["pretrain_run_id"],
         "wall_s": round(result["wall_s"], 1),
         "curves": result["curves"],
     }
+    if result["source"]:
+        record["source"] = result["source"]
+    write_curves(curves_out, result["curves"])
     atomic_write_json(out, record)
     if tracker:
         tracker.log_metrics({f"final_{split}_{m}": v for split, r in result["results"].items()

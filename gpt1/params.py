@@ -55,6 +55,21 @@ def validate(params: dict, schema_file: Path = SCHEMA_FILE) -> None:
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         raise ParamsError(f"params.yaml: {where}: {error.message}")
+    check_cross_references(params)
+
+
+def check_cross_references(params: dict) -> None:
+    """What the schema cannot say: the ablation, transfer and zero-shot runs use tasks that finetune.tasks
+    downloads, and Figure 2's layer counts stop short of the full model (which the main runs are)."""
+    for group in ("ablation", "transfer", "zero_shot"):
+        for i, task in enumerate(params[group]["tasks"]):
+            if task not in params["finetune"]["tasks"]:
+                raise ParamsError(f"params.yaml: {group}.tasks.{i}: {task!r} is not in finetune.tasks; add it there")
+    n_layer = params["model"]["n_layer"]
+    for i, layers in enumerate(params["transfer"]["layers"]):
+        if layers >= n_layer:
+            raise ParamsError(f"params.yaml: transfer.layers.{i}: {layers} is not below model.n_layer ({n_layer}); "
+                              "the full model's runs already give that point")
 
 
 def load(path: Path = PARAMS_FILE, profile: str | None = None) -> dict:
@@ -95,9 +110,16 @@ def leaf_items(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
 
 
 def dvc_set_params(path: Path = PARAMS_FILE, profile: str | None = None) -> list[str]:
-    """`-S key=value` arguments that make `dvc exp run` use a profile's values."""
+    """`-S key=value` arguments that make `dvc exp run` use a profile's values. A profile that starts from
+    the released weights is refused: dvc.yaml's stages are the pretrained pipeline, and DVC has no
+    conditional stages."""
     raw = yaml.safe_load(Path(path).read_text())
-    changed = changed_leaves(raw, load(path, profile))
+    params = load(path, profile)
+    if params["finetune"]["init"] != "pretrained":
+        raise ParamsError(f"profile {params['profile']}: finetune.init {params['finetune']['init']} (the released "
+                          "weights) runs under Snakemake only, dvc.yaml being the pretrained pipeline: "
+                          f"`snakemake --cores all --config profile={params['profile']}`")
+    changed = changed_leaves(raw, params)
     changed.pop("profiles", None)
     # JSON is YAML without spaces: each flag survives the shell's word splitting of $(gpt1 profile ...).
     return [f"-S {key}={json.dumps(value, separators=(',', ':'))}" for key, value in leaf_items(changed)]

@@ -34,6 +34,7 @@ from gpt1.model import GPT, perplexity
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
+SNAPSHOTS = "snapshots"
 
 
 def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int) -> float:
@@ -99,7 +100,7 @@ def tune_cpu_allocator() -> None:
 
 def run_key(model_cfg: GPTConfig, cfg: PretrainConfig, meta: dict) -> str:
     """What a checkpoint must match to be resumed: everything that changes the trained weights."""
-    train = {k: v for k, v in asdict(cfg).items() if k not in ("device", "compile", "log_interval")}
+    train = {k: v for k, v in asdict(cfg).items() if k not in ("device", "compile", "log_interval", "snapshot_interval")}
     blob = json.dumps([model_cfg.to_dict(), train, meta], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -181,6 +182,8 @@ def pretrain(
     bar = tqdm(total=steps, initial=start, desc="pretrain", unit="step", disable=not rt.main or None)
     clock, timed_steps, window_loss = time.perf_counter(), 0, []
     wall_start, step = time.perf_counter(), start
+    if start == 0 and rt.main:
+        save_snapshot(out_dir, model, 0)
     for step in range(start + 1, steps + 1):
         lr = lr_at(step, cfg.lr, cfg.warmup_steps, steps)
         for group in optimizer.param_groups:
@@ -203,6 +206,8 @@ def pretrain(
         window_loss.append(step_loss)
         timed_steps += 1
         bar.update(1)
+        if rt.main and (step == steps or cfg.snapshot_interval and step % cfg.snapshot_interval == 0):
+            save_snapshot(out_dir, model, step)
 
         if step % cfg.log_interval == 0 or step == steps:
             elapsed = time.perf_counter() - clock
@@ -243,6 +248,12 @@ def pretrain(
         dist.barrier()
         dist.destroy_process_group()
     return result
+
+
+def save_snapshot(out_dir: Path, model: GPT, step: int) -> None:
+    """The weights after `step` updates (0: the initialisation), for scoring pretraining as it goes."""
+    snapshot = {"model_config": model.config.to_dict(), "model": model.state_dict(), "step": step}
+    atomic_save(snapshot, out_dir / SNAPSHOTS / f"step{step:07d}.pt")
 
 
 def save_checkpoint(path: Path, key: str, model: GPT, optimizer, step: int, history: list[dict]) -> None:

@@ -13,7 +13,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import mean
+from statistics import mean, stdev
 
 import pandas as pd
 
@@ -27,6 +27,12 @@ DASH = "–"
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "matthews": "Matthews corr.", "pearson": "Pearson",
                 "spearman": "Spearman", "glue": "score (ours, defined below)"}
 GLUE_TASKS = frozenset(task for task, _, _ in GLUE_COMPONENTS)
+# What a run's weights started from: its record's `init` (gpt1.finetune_stage); records without one came
+# from pretraining.
+INITIALISATIONS = {
+    "pretrained": "weights pretrained by gpt1 on the profile's corpus (the pretrain stage's model.pt)",
+    "openai-gpt": "OpenAI's released GPT-1 weights (openai-community/openai-gpt, imported), not pretrained here",
+}
 GLUE_DEFINITION = (
     "GLUE score (ours): mean over the GLUE tasks that ran (CoLA MCC, SST-2 acc, MRPC F1, STS-B Pearson, "
     "QQP F1, MNLI-m/mm acc, QNLI acc, RTE acc, each ×100), over {n} of {total} columns, on the dev sets; "
@@ -39,16 +45,26 @@ class Measure:
     """Our value for one column: a percentage, or None with the reason.
 
     `status`: "done", "not run" (the task did not run, or has no metrics file) or "missing" (it ran but
-    its metrics file lacks this value). `splits` and `seeds`: those of the runs averaged. `n_columns`:
-    for the GLUE score, how many of its columns ran.
+    its metrics file lacks this value). `splits`: those of the runs averaged. `per_seed`: (seed, value)
+    of each run; `value` is their mean and `sd` their sample standard deviation (None for one run).
+    `n_columns` of `n_total`: for a mean over columns (the GLUE score, Table 5's average), how many ran.
     """
 
     value: float | None
     status: str
     reason: str = ""
     splits: tuple[str, ...] = ()
-    seeds: tuple[int, ...] = ()
+    per_seed: tuple[tuple[int, float], ...] = ()
     n_columns: int = 0
+    n_total: int = 0
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(seed for seed, _ in self.per_seed)
+
+    @property
+    def sd(self) -> float | None:
+        return stdev(v for _, v in self.per_seed) if len(self.per_seed) > 1 else None
 
 
 def load_records(metrics_dir: Path) -> dict[str, list[dict]]:
@@ -83,19 +99,25 @@ def measure(task: str, subset: str | None, metric: str, records: dict[str, list[
         where = f"{subset} subset of the " if subset else ""
         return Measure(None, MISSING, f"missing: no {metric} for the {where}reported split in the metrics file")
     splits = tuple(dict.fromkeys(r["split"] for r in done))
-    seeds = tuple(r.get("seed") for r in done)
-    return Measure(100 * mean(values), "done", splits=splits, seeds=seeds)
+    per_seed = tuple((r.get("seed"), 100 * v) for r, v in zip(done, values))
+    return Measure(mean(v for _, v in per_seed), "done", splits=splits, per_seed=per_seed)
+
+
+def mean_of_columns(parts: list[Measure], what: str) -> Measure:
+    """The mean of the columns that have a value; per seed, over the seeds every such column ran with."""
+    present = [p for p in parts if p.value is not None]
+    if not present:
+        return Measure(None, NOT_RUN, f"not run: no {what} task ran")
+    common = [seed for seed in present[0].seeds if all(seed in p.seeds for p in present)]
+    per_seed = tuple((seed, mean(dict(p.per_seed)[seed] for p in present)) for seed in common)
+    splits = tuple(dict.fromkeys(s for p in present for s in p.splits))
+    value = mean(p.value for p in present)
+    return Measure(value, "done", splits=splits, per_seed=per_seed, n_columns=len(present), n_total=len(parts))
 
 
 def glue_measure(records: dict[str, list[dict]]) -> Measure:
     """Our GLUE score: the mean of the GLUE columns that ran (see GLUE_DEFINITION)."""
-    parts = [measure(task, subset, metric, records) for task, subset, metric in GLUE_COMPONENTS]
-    present = [p for p in parts if p.value is not None]
-    if not present:
-        return Measure(None, NOT_RUN, "not run: no GLUE task ran")
-    splits = tuple(dict.fromkeys(s for p in present for s in p.splits))
-    seeds = tuple(dict.fromkeys(s for p in present for s in p.seeds))
-    return Measure(mean(p.value for p in present), "done", splits=splits, seeds=seeds, n_columns=len(present))
+    return mean_of_columns([measure(task, subset, metric, records) for task, subset, metric in GLUE_COMPONENTS], "GLUE")
 
 
 def column_measure(column: Column, records: dict[str, list[dict]]) -> Measure:
@@ -106,19 +128,20 @@ def column_measure(column: Column, records: dict[str, list[dict]]) -> Measure:
 
 
 def ours_text(m: Measure) -> str:
-    """Our cell: the percentage to one decimal ("(k of 9)" added to a partial GLUE score), or why not."""
+    """Our cell: the percentage to one decimal, "± sd" over several seeds, "(k of n)" after a mean over
+    columns that lacks some; or why there is no value."""
     if m.value is None:
         return m.status
-    text = f"{m.value:.1f}"
-    if m.n_columns and m.n_columns < len(GLUE_COMPONENTS):
-        text += f" ({m.n_columns} of {len(GLUE_COMPONENTS)})"
+    text = f"{m.value:.1f}" if m.sd is None else f"{m.value:.1f} ± {m.sd:.1f}"
+    if m.n_columns < m.n_total:
+        text += f" ({m.n_columns} of {m.n_total})"
     return text
 
 
 def difference(m: Measure, paper: float) -> float | None:
     """Ours minus the paper, from our value as displayed (one decimal), so the table adds up. None for a
-    GLUE score over fewer than all its columns: a partial mean is not comparable with the paper's."""
-    if m.value is None or 0 < m.n_columns < len(GLUE_COMPONENTS):
+    mean over fewer than all its columns (GLUE score): a partial mean is not comparable with the paper's."""
+    if m.value is None or m.n_columns < m.n_total:
         return None
     return round(round(m.value, 1) - paper, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
 
@@ -159,7 +182,7 @@ def notes(table: Table, measures: list[Measure], profile: str, records: dict[str
         listed = ", ".join(str(s) for s in dict.fromkeys(m.seeds))
         return f"{len(set(m.seeds))}" + (f" ({listed})" if listed else "")
 
-    lines = [f"Profile: {profile}."]
+    lines = [f"Profile: {profile}.", initialisation_line({t: records.get(t, []) for t in table_tasks(table)})]
     lines += other_profiles(table, profile, records)
     hidden = ""
     if table_tasks(table) & GLUE_TASKS:
@@ -173,6 +196,17 @@ def notes(table: Table, measures: list[Measure], profile: str, records: dict[str
         if column.task is None:
             lines.append(GLUE_DEFINITION.format(n=m.n_columns, total=len(GLUE_COMPONENTS)) + ".")
     return lines
+
+
+def initialisations(records: dict[str, list[dict]]) -> list[str]:
+    """The `init` of the runs that finished (see INITIALISATIONS), sorted."""
+    return sorted({r.get("init", "pretrained") for runs in records.values() for r in runs if r.get("status") == "done"})
+
+
+def initialisation_line(records: dict[str, list[dict]]) -> str:
+    inits = initialisations(records)
+    described = "; ".join(INITIALISATIONS.get(init, init) for init in inits) or "none (no run finished)"
+    return f"Initialisation: {described}."
 
 
 def table_tasks(table: Table) -> set[str]:
@@ -244,6 +278,7 @@ def table_json(table: Table, measures: list[Measure]) -> dict:
             "difference": None if m.value is None else round(m.value - column.paper, 4),
             "status": m.status,
             "split": "/".join(m.splits) or None,
+            "sd": None if m.sd is None else round(m.sd, 4),
             "seeds": len(set(m.seeds)),
         }
         if column.task is None:
@@ -255,7 +290,7 @@ def build_tables(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
     """Write table2|3|4.{md,csv,tex} and tables.json into `out_dir`; return the paths written."""
     records = load_records(metrics_dir)
     written = []
-    summary: dict = {"profile": profile}
+    summary: dict = {"profile": profile, "init": initialisations(records)}
     for table in TABLES.values():
         measures = [column_measure(c, records) for c in table.columns]
         frame = table_frame(table, measures)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import logging
 import tarfile
 from pathlib import Path
 
@@ -121,6 +122,34 @@ def test_mirror_with_wrong_content_is_rejected(tmp_path, monkeypatch):
     with pytest.raises(DownloadError, match="checksum mismatch"):
         fetch("http://127.0.0.1:9/good.txt", tmp_path / "out" / "good.txt", GOOD_SHA, mirror_path="good.txt")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def starts_with_it(path: Path) -> None:
+    """A format check for files without a pinned sha256: raises unless the file looks like GOOD."""
+    if not path.read_bytes().startswith(b"It was"):
+        raise ValueError(f"{path.name} is not the expected text")
+
+
+def test_unpinned_file_is_verified_by_its_check_and_its_sha256_logged(server, tmp_path, caplog):
+    base, hits = server
+    dest = tmp_path / "good.txt"
+    with caplog.at_level(logging.WARNING, logger="gpt1.download"):
+        fetch(f"{base}/good.txt", dest, None, check=starts_with_it)
+    assert dest.read_bytes() == GOOD
+    assert "no pinned sha256" in caplog.text and GOOD_SHA in caplog.text  # so that it can be pinned
+    fetch(f"{base}/good.txt", dest, None, check=starts_with_it)  # present and passing its check: reused
+    assert hits["/good.txt"] == 1
+
+    dest.write_bytes(b"<html>an error page</html>")  # present but failing its check: fetched again
+    fetch(f"{base}/good.txt", dest, None, check=starts_with_it)
+    assert dest.read_bytes() == GOOD and hits["/good.txt"] == 2
+
+
+def test_unpinned_file_failing_its_check_leaves_nothing(serve, tmp_path):
+    url = serve("/page.html", b"<html>not found</html>")
+    with pytest.raises(ValueError, match="page.html.part is not the expected text"):
+        fetch(url, tmp_path / "page.html", None, check=starts_with_it)
+    assert list(tmp_path.iterdir()) == []
 
 
 def _make_tar(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:

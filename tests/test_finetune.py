@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gpt1.config import GPTConfig
+from gpt1.config import GPTConfig, Variant
 from gpt1.finetune import Encoded, TaskModel, collate, load_pretrained, lr_at, objective, task_loss
 from gpt1.model import GPT
 from gpt1.tasks import TASKS
@@ -92,13 +92,29 @@ def test_learning_rate_warms_up_then_decays_linearly():
     assert lr_at(110, 1.0, 10, 110) == 0.0
 
 
-def test_random_init_keeps_the_checkpoints_shape_not_its_weights(tmp_path):
+def test_variants_transfer_all_none_or_the_first_layers(tmp_path):
     torch.manual_seed(1)
     saved = GPT(CFG)
     torch.save({"model_config": CFG.to_dict(), "model": saved.state_dict()}, tmp_path / "model.pt")
-    pretrained, _ = load_pretrained(tmp_path / "model.pt", torch.device("cpu"))
-    fresh, _ = load_pretrained(tmp_path / "model.pt", torch.device("cpu"), weights=False)
-    assert pretrained.config == fresh.config == CFG
-    assert torch.equal(pretrained.tokens_embed.weight, saved.tokens_embed.weight)
-    assert not torch.equal(fresh.tokens_embed.weight, saved.tokens_embed.weight)
+    load = lambda name: load_pretrained(tmp_path / "model.pt", torch.device("cpu"), name)[0]
+    full, fresh, embeddings_only, one_layer = load("full"), load("no_pretraining"), load("layers0"), load("layers1")
+    assert full.config == fresh.config == CFG
+    same = lambda a, b: torch.equal(a.weight, b.weight)
+    assert same(full.tokens_embed, saved.tokens_embed) and same(full.h[1].mlp.c_fc, saved.h[1].mlp.c_fc)
+    assert not same(fresh.tokens_embed, saved.tokens_embed) and not same(fresh.h[0].attn.c_attn, saved.h[0].attn.c_attn)
     assert fresh.tokens_embed.weight.std().item() == pytest.approx(0.02, rel=0.1)
+    assert same(embeddings_only.positions_embed, saved.positions_embed)
+    assert not same(embeddings_only.h[0].attn.c_attn, saved.h[0].attn.c_attn)
+    assert same(one_layer.h[0].attn.c_attn, saved.h[0].attn.c_attn) and same(one_layer.h[0].ln_2, saved.h[0].ln_2)
+    assert not same(one_layer.h[1].attn.c_attn, saved.h[1].attn.c_attn)
+
+
+@pytest.mark.parametrize("name", ["layers9", "layers", "no_pre", "layers-1"])
+def test_a_bad_variant_is_named(name):
+    with pytest.raises(ValueError, match=f"variant {name!r}"):
+        Variant.parse(name, n_layer=2)
+
+
+def test_only_no_aux_lm_turns_the_lm_objective_off():
+    assert [Variant.parse(n, 2).aux_lm for n in ("full", "no_pretraining", "no_aux_lm", "layers1")] == [
+        True, True, False, True]

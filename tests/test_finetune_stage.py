@@ -44,18 +44,24 @@ def test_each_kind_of_task_runs_and_writes_its_metrics(task_id, pretrained, tmp_
              tmp_path / "work", "smoke")
     record = json.loads(out.read_text())
     assert record["status"] == "done" and record["seed"] == 3 and record["pretrain_run_id"] == "abc"
+    assert record["init"] == "pretrained" and "source" not in record  # gpt1's own pretraining
     assert record["split"] == ("test" if task_id == "story_cloze" else "dev")
     assert set(record["metrics"]) == {"sst2": {"accuracy"}, "rte": {"accuracy"}, "stsb": {"pearson", "spearman"},
                                       "story_cloze": {"accuracy"}}[task_id]
-    assert len(record["curves"]) == 2 and record["updates"] == 2 * -(-record["n_train"] // 4)
+    per_epoch = -(-record["n_train"] // 4)
+    assert record["updates"] == 2 * per_epoch
+    steps = sorted({*range(10, 2 * per_epoch + 1, 10), per_epoch, 2 * per_epoch})  # every 10 and each epoch's end
+    assert [point["step"] for point in record["curves"]] == steps
 
 
 def test_missing_data_and_format_slices_are_reported_not_run(pretrained, tmp_path):
     missing = {"task": "story_cloze", "status": "missing", "reason": "register first", "splits": []}
     run_task("story_cloze", tmp_path, missing, pretrained / "model.pt", pretrained / "bpe.model", CFG,
-             tmp_path / "sc.json", tmp_path / "work", "smoke")
+             tmp_path / "sc.json", tmp_path / "work", "smoke", curves_out=tmp_path / "sc.csv")
     assert json.loads((tmp_path / "sc.json").read_text()) | {"seed": 0} == {
-        "task": "story_cloze", "status": "not run", "reason": "register first", "profile": "smoke", "seed": 0}
+        "task": "story_cloze", "status": "not run", "reason": "register first", "profile": "smoke", "seed": 0,
+        "variant": "full"}
+    assert (tmp_path / "sc.csv").read_text() == "step,epoch,train_loss,lr\n"  # the header: an empty plot
     strict = FinetuneConfig(min_train_examples=1000)
     run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model", strict,
              tmp_path / "sst2.json", tmp_path / "work2", "smoke")
@@ -73,11 +79,14 @@ def test_a_rerun_resumes_from_the_epoch_checkpoint(pretrained, tmp_path):
     shutil.rmtree(tmp_path / "work")
 
 
-def test_without_pretraining_the_record_says_so(pretrained, tmp_path):
-    cfg = FinetuneConfig(lr=1e-3, batch_size=4, epochs=1, min_train_examples=2, init="random")
+def test_the_record_names_its_variant(pretrained, tmp_path):
+    cfg = FinetuneConfig(lr=1e-3, batch_size=4, epochs=1, min_train_examples=2, variant="no_pretraining")
     run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model", cfg,
-             tmp_path / "m.json", tmp_path / "work", "smoke")
-    assert json.loads((tmp_path / "m.json").read_text())["init"] == "random"
-    with pytest.raises(ValueError, match="finetune.init"):
+             tmp_path / "m.json", tmp_path / "work", "smoke", curves_out=tmp_path / "curves.csv")
+    record = json.loads((tmp_path / "m.json").read_text())
+    assert record["variant"] == "no_pretraining"
+    rows = (tmp_path / "curves.csv").read_text().splitlines()
+    assert rows[0] == "step,epoch,train_loss,lr" and len(rows) == 1 + len(record["curves"])
+    with pytest.raises(ValueError, match="variant 'scratch'"):
         run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model",
-                 FinetuneConfig(init="scratch", min_train_examples=2), tmp_path / "x.json", tmp_path / "w2", "smoke")
+                 FinetuneConfig(variant="scratch", min_train_examples=2), tmp_path / "x.json", tmp_path / "w2", "smoke")

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from gpt1.model import GPT, GPTConfig
+from gpt1.weights import to_transformers
 
 TINY = GPTConfig(vocab_size=97, n_ctx=16, n_layer=2, n_head=2, n_embd=8, n_inner=32, dropout=0.0)
 
@@ -79,28 +80,9 @@ def test_bad_head_count_names_the_keys():
         GPTConfig(n_embd=10, n_head=3)
 
 
-def to_transformers(model: GPT):
-    """The same weights in transformers' OpenAIGPTLMHeadModel (its Conv1D stores [in, out])."""
-    transformers = pytest.importorskip("transformers")
-    cfg = model.config
-    hf_cfg = transformers.OpenAIGPTConfig(
-        vocab_size=cfg.vocab_size, n_positions=cfg.n_ctx, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
-        n_head=cfg.n_head, afn="gelu",  # OpenAIGPT's "gelu" is the tanh approximation resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-        layer_norm_epsilon=cfg.layer_norm_eps,
-    )
-    hf = transformers.OpenAIGPTLMHeadModel(hf_cfg).eval()
-    state = {}
-    for name, tensor in model.state_dict().items():
-        is_conv1d = name.endswith(".weight") and (".c_attn." in name or ".c_proj." in name or ".c_fc." in name)
-        state[f"transformer.{name}"] = tensor.T if is_conv1d else tensor
-    state["lm_head.weight"] = model.tokens_embed.weight
-    missing, unexpected = hf.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.endswith("attn.bias") for k in missing)  # HF's causal-mask buffers
-    return hf
-
-
 def test_matches_transformers_openai_gpt():
     """transformers' OpenAIGPT is GPT-1's reference port: same weights, same logits."""
+    pytest.importorskip("transformers")
     torch.manual_seed(0)
     # transformers' OpenAIGPT fixes the feed-forward width at 4 n_embd.
     cfg = GPTConfig(vocab_size=97, n_ctx=16, n_layer=2, n_head=2, n_embd=8, n_inner=32, dropout=0.0)

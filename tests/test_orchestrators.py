@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from gpt1.params import load
 
 
 def snakemake_jobs(*args: str) -> dict[str, dict]:
@@ -17,8 +18,9 @@ def snakemake_jobs(*args: str) -> dict[str, dict]:
     jobs = {}
     for block in re.split(r"\n(?=rule \w+:)", done.stdout + done.stderr)[1:]:
         name = re.match(r"rule (\w+):", block).group(1)
-        if wildcards := re.search(r"^\s+wildcards: task=(\w+)", block, re.M):
-            name = f"{name}@{wildcards.group(1)}"  # DVC's name for a foreach stage
+        if wildcards := re.search(r"^\s+wildcards: (.*)$", block, re.M):
+            # DVC's name for a foreach or matrix stage: the values, in the order the path names them
+            name += "@" + "-".join(pair.split("=", 1)[1] for pair in wildcards.group(1).split(", "))
         field = lambda key: set(re.search(rf"^\s+{key}: (.*)$", block, re.M).group(1).split(", "))
         cmd = re.search(r"^Shell command: (.*)$", block, re.M)
         if name != "all":
@@ -49,10 +51,18 @@ def both():
 
 def test_the_same_stages(both):
     snakemake, dvc = both
-    tasks = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "snli", "scitail", "race", "story_cloze"]
-    per_task = {f"{stage}@{task}" for stage in ("download_task", "finetune") for task in tasks}
-    backbone = {"download_corpus", "train_bpe", "encode_corpus", "pretrain", "tables"}
-    assert set(snakemake) == set(dvc) == backbone | per_task
+    params = load()
+    tasks, seeds = params["finetune"]["tasks"], params["finetune"]["seeds"]
+    ablation, transfer, zero_shot = params["ablation"], params["transfer"], params["zero_shot"]
+    expected = {"download_corpus", "train_bpe", "encode_corpus", "pretrain", "tables", "table5", "figure2", "summary"}
+    expected |= {f"download_task@{task}" for task in tasks}
+    expected |= {f"finetune@{task}-{seed}" for task in tasks for seed in seeds}
+    expected |= {f"finetune_ablation@{variant}-{task}-{seed}" for variant in ablation["variants"]
+                 for task in ablation["tasks"] for seed in seeds}
+    expected |= {f"finetune_transfer@{layers}-{task}-{seed}" for layers in transfer["layers"]
+                 for task in transfer["tasks"] for seed in seeds}
+    expected |= {f"zero_shot@{task}" for task in zero_shot["tasks"]}
+    assert set(snakemake) == set(dvc) == expected
 
 
 def within(paths: set[str], directories: set[str]) -> set[str]:
@@ -73,7 +83,7 @@ def test_dvc_declares_every_params_group_a_command_reads(both):
     assert all("profile" in stage["params"] for stage in dvc.values())
     assert {"model", "pretrain"} <= dvc["pretrain"]["params"]
     assert "corpus" in dvc["download_corpus"]["params"] and "bpe" in dvc["train_bpe"]["params"]
-    assert "finetune" in dvc["finetune@rte"]["params"]
+    assert "finetune" in dvc["finetune@rte-42"]["params"] and "zero_shot" in dvc["zero_shot@cola"]["params"]
 
 
 def test_snakemake_lint_is_clean():

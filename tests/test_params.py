@@ -41,6 +41,21 @@ def test_bad_value_is_named():
         validate(params)
 
 
+def test_runs_beside_the_main_ones_need_its_tasks_and_fewer_layers():
+    params = raw()
+    params["ablation"]["tasks"] = ["cola", "boolq"]
+    with pytest.raises(ParamsError, match=r"ablation.tasks.1: 'boolq' is not one of"):
+        validate(params)
+    params = raw()
+    params["finetune"]["tasks"] = ["sst2"]
+    with pytest.raises(ParamsError, match=r"ablation.tasks.0: 'cola' is not in finetune.tasks"):
+        validate(params)
+    params = raw()
+    params["transfer"]["layers"] = [0, 4]
+    with pytest.raises(ParamsError, match=r"transfer.layers.1: 4 is not below model.n_layer \(4\)"):
+        validate(params)
+
+
 def test_unknown_profile_is_named():
     with pytest.raises(ParamsError, match="profile: unknown profile 'huge'"):
         apply_profile(raw(), "huge")

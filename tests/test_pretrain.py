@@ -56,6 +56,17 @@ def test_loss_falls_on_a_small_corpus(pattern_tokens, tmp_path):
     assert saved["model_config"] == TINY.to_dict() and saved["step"] == 60
 
 
+def test_snapshots_keep_the_initial_weights_every_interval_and_the_end(pattern_tokens, tmp_path):
+    pretrain(TINY, tiny_run(max_steps=10, snapshot_interval=4), pattern_tokens, tmp_path)
+    names = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
+    assert names == ["step0000000.pt", "step0000004.pt", "step0000008.pt", "step0000010.pt"]
+    first, last = (torch.load(tmp_path / "snapshots" / n, weights_only=True) for n in (names[0], names[-1]))
+    final = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert first["step"] == 0 and last["step"] == 10 and first["model_config"] == TINY.to_dict()
+    assert all(torch.equal(last["model"][k], v) for k, v in final["model"].items())
+    assert not torch.equal(first["model"]["h.0.attn.c_attn.weight"], last["model"]["h.0.attn.c_attn.weight"])
+
+
 def test_resume_after_interruption_gives_the_same_weights(pattern_tokens, tmp_path):
     cfg = tiny_run(max_steps=12, eval_interval=4, log_interval=1)
     tiny = GPTConfig(**(TINY.to_dict() | {"dropout": 0.1}))  # dropout masks must replay too

@@ -13,6 +13,7 @@ import pytest
 from gpt1.paper import (
     GLUE_BEST_EARLIER, GLUE_COMPONENTS, GLUE_SCORE, TABLE5_COLUMNS, TABLE5_ROWS, TABLES,
 )
+from gpt1.table5 import build_table5
 from gpt1.tables import ROWS, build_tables
 from gpt1.tasks.registry import TASKS
 
@@ -76,7 +77,7 @@ def test_paper_numbers_match_paper_md(number):
 
 def test_table5_matches_paper_md():
     rows, _ = paper_table(5)
-    assert rows[0] == ["Method"] + [header for header, _ in TABLE5_COLUMNS]
+    assert rows[0] == ["Method"] + [header for header, _, _ in TABLE5_COLUMNS]
     assert {row[0]: tuple(float(v) for v in row[1:]) for row in rows[1:]} == TABLE5_ROWS
 
 
@@ -135,10 +136,22 @@ def test_layout_and_files(tmp_path):
         md = (out / f"table{number}.md").read_text()
         assert "| " + " | ".join(c.header for c in table.columns) in re.sub(r" +", " ", md)
         assert "Profile: sample." in md
+        assert "- Initialisation: " in md
         tex = (out / f"table{number}.tex").read_text()
         assert r"\begin{tabular}" in tex and r"\end{tabular}" in tex and tex.count(r"\begin{") == tex.count(r"\end{")
+    assert "- Initialisation: none (no run finished)." in (out / "table2.md").read_text()
+    # a record without `init` (written before it existed) came from gpt1's own pretraining
+    assert "- Initialisation: weights pretrained by gpt1 on the profile's corpus" in (out / "table4.md").read_text()
     assert list(read_csv(out, 2)["MNLI-m"]) == [
         "80.6 (Stochastic Answer Network, 3x ensemble)", "82.1", "not run", "–"]
+
+
+def test_notes_name_the_released_weights_when_the_runs_started_from_them(tmp_path):
+    released = done("sst2", {"accuracy": 0.9}) | {"init": "openai-gpt", "source": "openai-gpt"}
+    out = build(tmp_path, {"sst2": released, "rte": done("rte", {"accuracy": 0.6}) | {"init": "openai-gpt"}})
+    assert "- Initialisation: OpenAI's released GPT-1 weights (openai-community/openai-gpt, imported), not " \
+           "pretrained here." in (out / "table2.md").read_text()
+    assert json.loads((out / "tables.json").read_text())["init"] == ["openai-gpt"]
 
 
 def test_not_run_cells_and_footnotes(tmp_path):
@@ -183,7 +196,7 @@ def test_fabricated_metrics_give_exact_percentages_and_differences(tmp_path):
     assert summary["table4"]["SST-2"]["difference"] == pytest.approx(-41.3)
     assert summary["table3"]["RACE-h"] == {"ours": 55.0, "paper": 57.4, "best_earlier": 50.3,
                                            "difference": pytest.approx(-2.4), "status": "done",
-                                           "split": "test", "seeds": 1}
+                                           "split": "test", "sd": None, "seeds": 1}
 
 
 def test_glue_score_is_the_mean_of_present_columns(tmp_path):
@@ -213,11 +226,25 @@ def test_glue_score_over_all_nine_and_none(tmp_path):
     assert (t4.loc[OURS, "GLUE score"], t4.loc[DIFF, "GLUE score"]) == ("not run", "–")
 
 
-def test_several_seeds_are_averaged_and_counted(tmp_path):
+def test_several_seeds_give_mean_and_standard_deviation(tmp_path):
     out = build(tmp_path, {"sst2": done("sst2", {"accuracy": 0.5}, seed=1),
-                           "sst2.seed2": done("sst2", {"accuracy": 0.6}, seed=2)})
-    assert read_csv(out, 4).loc[OURS, "SST-2 (acc.)"] == "55.0"
-    assert "SST-2 2 (1, 2)" in (out / "table4.md").read_text()
+                           "sst2.seed2": done("sst2", {"accuracy": 0.6}, seed=2),
+                           "sst2.seed3": done("sst2", {"accuracy": 0.8}, seed=3)})
+    # mean 63.33; sample sd sqrt(((50-63.33)^2 + (60-63.33)^2 + (80-63.33)^2) / 2) = 15.28
+    assert read_csv(out, 4).loc[OURS, "SST-2 (acc.)"] == "63.3 ± 15.3"
+    assert read_csv(out, 4).loc[DIFF, "SST-2 (acc.)"] == "-28.0"
+    assert "SST-2 3 (1, 2, 3)" in (out / "table4.md").read_text()
+    sst2 = json.loads((out / "tables.json").read_text())["table4"]["SST-2"]
+    assert sst2["sd"] == pytest.approx(15.2753, abs=1e-4) and sst2["seeds"] == 3
+
+
+def test_glue_score_spread_is_over_per_seed_scores(tmp_path):
+    out = build(tmp_path, {"sst2": done("sst2", {"accuracy": 0.5}, seed=1),
+                           "sst2.2": done("sst2", {"accuracy": 0.7}, seed=2),
+                           "cola": done("cola", {"matthews": 0.1}, seed=1),
+                           "cola.2": done("cola", {"matthews": 0.1}, seed=2)})
+    # per seed: (50 + 10) / 2 = 30 and (70 + 10) / 2 = 40 -> 35.0 ± 7.1
+    assert read_csv(out, 4).loc[OURS, "GLUE score"] == "35.0 ± 7.1 (2 of 9)"
 
 
 def test_a_value_missing_from_a_done_record_is_not_invented(tmp_path):
@@ -225,3 +252,48 @@ def test_a_value_missing_from_a_done_record_is_not_invented(tmp_path):
     frame = read_csv(out, 2)
     assert frame.loc[OURS, "MNLI-m"] == "missing" and frame.loc[DIFF, "MNLI-m"] == "–"
     assert "matched subset" in (out / "table2.md").read_text()
+
+
+# --------------------------------------------------------------------------------------------------
+# Table 5
+
+
+def test_table5_columns_use_the_metrics_of_tables_2_and_4():
+    full = dict(zip([h for h, _, _ in TABLE5_COLUMNS], TABLE5_ROWS["Transformer w/ aux LM (full)"]))
+    paper_values = {(c.task, c.metric): c.paper for t in TABLES.values() for c in t.columns if c.task and not c.subset}
+    for header, task, metric in TABLE5_COLUMNS[1:]:
+        if task == "mnli":  # the mean of matched and mismatched
+            assert full[header] == pytest.approx((82.1 + 81.4) / 2, abs=0.05)
+        else:
+            assert full[header] == paper_values[(task, metric)], header
+
+
+def test_table5_puts_our_ablations_under_the_papers_rows(tmp_path):
+    metrics = tmp_path / "metrics"
+    write_metrics(metrics / "full", {"sst2": done("sst2", {"accuracy": 0.7}, seed=1),
+                                     "sst2.2": done("sst2", {"accuracy": 0.8}, seed=2),
+                                     "mnli": done("mnli", {"accuracy": 0.6}, subsets={"matched": {"accuracy": 0.62},
+                                                                                      "mismatched": {"accuracy": 0.6}})})
+    write_metrics(metrics / "ablation" / "no_pretraining", {"sst2": done("sst2", {"accuracy": 0.6}, seed=1),
+                                                            "sst2.2": done("sst2", {"accuracy": 0.6}, seed=2)})
+    out = tmp_path / "tables"
+    written = build_table5(metrics, out, "sample")
+    assert {p.name for p in written} == {"table5.md", "table5.csv", "table5.tex", "table5.json"}
+    frame = pd.read_csv(out / "table5.csv", index_col=0, dtype=str, keep_default_na=False)
+    assert list(frame.columns) == [h for h, _, _ in TABLE5_COLUMNS]
+    assert list(frame.index[:4]) == list(TABLE5_ROWS)
+    assert frame.loc["gpt1 w/ aux LM (full)", "SST2"] == "75.0 ± 7.1"
+    assert frame.loc["gpt1 w/ aux LM (full)", "MNLI"] == "61.0"
+    assert frame.loc["gpt1 w/o pre-training", "SST2"] == "60.0 ± 0.0"
+    assert frame.loc["gpt1 w/o pre-training", "MNLI"] == "not run"
+    assert frame.loc["gpt1 w/o aux LM", "CoLA"] == "not run"
+    assert frame.loc["Pre-training's gain, paper (full - w/o)", "Avg"] == "+14.8"  # 74.7 - 59.9
+    assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "SST2"] == "+15.0"
+    assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "Avg"] == "–"  # partial averages
+    assert frame.loc["gpt1 w/ aux LM (full)", "Avg"].endswith("(2 of 8)")
+    md = (out / "table5.md").read_text()
+    assert "gpt1 w/o aux LM: not run: no metrics file" in md and "Profile: sample." in md
+    assert "Initialisation: weights pretrained by gpt1" in md
+    summary = json.loads((out / "table5.json").read_text())
+    assert summary["full"]["SST2"] == {"ours": 75.0, "sd": pytest.approx(7.0711, abs=1e-4), "seeds": 2,
+                                       "status": "done"}

@@ -12,11 +12,17 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow
 BIN = os.path.dirname(sys.executable)
-STAGES = ["download_corpus", "train_bpe", "encode_corpus", "pretrain", "download_task", "finetune", "tables"]
+STAGES = ["download_corpus", "train_bpe", "encode_corpus", "pretrain", "download_task", "finetune", "zero_shot",
+          "tables", "table5", "figure2", "summary"]
 SMOKE_TASKS = ["sst2", "rte", "stsb", "story_cloze"]  # one task of each input transformation
+SEEDS = ["42", "43"]
+# (variant, task) of the smoke profile's runs besides the full model's: Table 5's and Figure 2's
+EXTRA_RUNS = [("no_pretraining", "sst2"), ("no_aux_lm", "sst2"), ("layers0", "sst2")]
 OUTPUTS = ["results/corpus/train.txt", "results/bpe/bpe.model", "results/tokens/train.bin",
            "results/pretrain/model.pt", "results/pretrain/metrics.json", "results/pretrain/curves.csv",
-           *[f"results/tables/table{n}.{ext}" for n in (2, 3, 4) for ext in ("md", "csv", "tex")]]
+           "results/pretrain/snapshots/step0000000.pt", "results/pretrain/snapshots/step0000030.pt",
+           *[f"results/tables/table{n}.{ext}" for n in (2, 3, 4, 5) for ext in ("md", "csv", "tex")],
+           "results/figures/figure2.png", "results/zero_shot/sst2.json", "results/summary.md"]
 
 
 def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
@@ -24,7 +30,7 @@ def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
                         "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
                         # the tasks' offline mirror: hand-written fixtures in the official layout
                         "GPT1_DATA_MIRROR": str(ROOT / "tests" / "fixtures" / "smoke_tasks")}
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, **kwargs)
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200, **kwargs)
     assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return done
 
@@ -55,15 +61,27 @@ def check_outputs_and_tracking(project):
     for name in OUTPUTS:
         assert (project / name).stat().st_size > 0, name
     for task in SMOKE_TASKS:
-        record = json.loads((project / "results" / "metrics" / f"{task}.json").read_text())
-        assert record["status"] == "done" and record["metrics"], task
-    assert "SST-2" in (project / "results" / "tables" / "table4.md").read_text()
+        for seed in SEEDS:
+            record = json.loads((project / "results" / "metrics" / "full" / f"{task}-seed{seed}.json").read_text())
+            assert record["status"] == "done" and record["metrics"] and record["seed"] == int(seed), task
+    table4 = (project / "results" / "tables" / "table4.md").read_text()
+    assert "SST-2" in table4 and " ± " in table4 and "SST-2 2 (42, 43)" in table4
+    table5 = (project / "results" / "tables" / "table5.csv").read_text()
+    assert "gpt1 w/o pre-training" in table5 and " ± " in table5
+    zero_shot = json.loads((project / "results" / "zero_shot" / "sst2.json").read_text())
+    assert [p["step"] for p in zero_shot["points"]] == [0, 15, 30]
+    assert "![Figure 2" in (project / "results" / "summary.md").read_text()
     client, runs = tracked_runs()
     by_stage = {r.data.tags["stage"]: r for r in runs}
     assert set(by_stage) == set(STAGES)
     finetunes = [r for r in runs if r.data.tags["stage"] == "finetune"]
-    assert sorted(r.data.tags["task"] for r in finetunes) == sorted(SMOKE_TASKS)
+    expected = [("full", t, s) for t in SMOKE_TASKS for s in SEEDS] + [(v, t, s) for v, t in EXTRA_RUNS for s in SEEDS]
+    assert sorted((r.data.tags["ablation"], r.data.tags["task"], r.data.tags["seed"]) for r in finetunes) == sorted(expected)
     assert all(r.data.tags["pretrain_run_id"] == by_stage["pretrain"].info.run_id for r in finetunes)
+    summary = by_stage["summary"]
+    artifacts = {a.path for a in client.list_artifacts(summary.info.run_id)}
+    assert {"summary.md", "table2.md", "table5.tex", "figure2.png"} <= artifacts
+    assert "table5_avg_full" in summary.data.metrics
     assert all(r.info.status == "FINISHED" and r.data.tags["profile"] == "smoke" for r in runs)
     pretrain = by_stage["pretrain"]
     assert pretrain.data.params["n_layer"] == "2"
@@ -92,6 +110,8 @@ def test_dvc_runs_the_chain_then_is_up_to_date_and_pushes(tmp_path):
     experiments = run(["dvc", "exp", "show", "--json"], project).stdout
     assert '"smoke"' in experiments and "val_ppl" in experiments
     assert "val_ppl" in run(["dvc", "metrics", "show"], project).stdout
+    plots = run(["dvc", "plots", "show", "--json"], project).stdout
+    assert "results/curves/full/sst2-seed42.csv" in plots and "figure2.png" in plots
     run(["dvc", "remote", "add", "-d", "--local", "storage", str(tmp_path / "storage")], project)
     run(["dvc", "push"], project)
     assert any((tmp_path / "storage").rglob("*"))

@@ -8,6 +8,7 @@ rule pretrain:
         model="results/pretrain/model.pt",
         metrics="results/pretrain/metrics.json",
         curves="results/pretrain/curves.csv",
+        snapshots=directory("results/pretrain/snapshots"),
     params:
         profile=config["profile"],
         m=config["model"],
@@ -27,5 +28,6 @@ rule pretrain:
         " --max-steps {params.p[max_steps]} --weight-decay {params.p[weight_decay]} --grad-clip {params.p[grad_clip]}"
         " --adam-beta1 {params.p[adam_beta1]} --adam-beta2 {params.p[adam_beta2]} --adam-eps {params.p[adam_eps]}"
         " --eval-interval {params.p[eval_interval]} --eval-batches {params.p[eval_batches]}"
-        " --log-interval {params.p[log_interval]} --seed {params.p[seed]} --device {params.p[device]}"
+        " --log-interval {params.p[log_interval]} --snapshot-interval {params.p[snapshot_interval]}"
+        " --seed {params.p[seed]} --device {params.p[device]}"
         " --compile {params.p[compile]} --log-file {log}"

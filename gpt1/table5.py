@@ -1,0 +1,100 @@
+"""Table 5, the ablations: the full model beside fine-tuning without pre-training and without the
+auxiliary LM objective, on the same tasks and seeds, with the paper's rows above ours.
+
+Reads `<metrics_dir>/full/*.json` and `<metrics_dir>/ablation/<variant>/*.json` (the finetune stage's
+records) and writes `table5.{md,csv,tex}` and `table5.json`. Values are percentages on the dev sets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from gpt1.files import atomic_write_json, atomic_write_text
+from gpt1.paper import TABLE5_COLUMNS, TABLE5_ROWS, Table
+from gpt1.tables import (
+    DASH, Measure, initialisation_line, load_records, markdown_grid, mean_of_columns, measure, ours_text, to_latex,
+)
+
+TABLE = Table(5, "Ablations (dev sets)", ())
+# Our rows: (variant, folder under the metrics directory, label), in the paper's order.
+OUR_ROWS = (
+    ("full", "full", "gpt1 w/ aux LM (full)"),
+    ("no_pretraining", "ablation/no_pretraining", "gpt1 w/o pre-training"),
+    ("no_aux_lm", "ablation/no_aux_lm", "gpt1 w/o aux LM"),
+)
+PAPER_FULL, PAPER_NO_PRETRAINING = "Transformer w/ aux LM (full)", "Transformer w/o pre-training"
+GAIN_PAPER, GAIN_OURS = "Pre-training's gain, paper (full - w/o)", "Pre-training's gain, gpt1 (full - w/o)"
+
+
+def column_measure(task: str, metric: str, records: dict[str, list[dict]]) -> Measure:
+    """A task column; MNLI is the mean of its matched and mismatched accuracies, as in the paper."""
+    if task != "mnli":
+        return measure(task, None, metric, records)
+    halves = [measure(task, subset, metric, records) for subset in ("matched", "mismatched")]
+    missing = next((h for h in halves if h.value is None), None)
+    return missing or mean_of_columns(halves, "MNLI")
+
+
+def row_measures(records: dict[str, list[dict]]) -> list[Measure]:
+    """One measure per column of TABLE5_COLUMNS: the average of the task columns first."""
+    tasks = [column_measure(task, metric, records) for _, task, metric in TABLE5_COLUMNS[1:]]
+    return [mean_of_columns(tasks, "Table 5"), *tasks]
+
+
+def gain_text(full: Measure, without: Measure) -> str:
+    """Full minus w/o pre-training, from the values as displayed; a dash unless both ran in full."""
+    if full.value is None or without.value is None or full.n_columns < full.n_total or without.n_columns < without.n_total:
+        return DASH
+    return f"{round(full.value, 1) - round(without.value, 1):+.1f}"
+
+
+def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
+    """Write table5.{md,csv,tex} and table5.json into `out_dir`; return the paths written."""
+    headers = [header for header, _, _ in TABLE5_COLUMNS]
+    records = {variant: load_records(metrics_dir / folder) for variant, folder, _ in OUR_ROWS}
+    ours = {variant: row_measures(records[variant]) for variant in records}
+    rows = {name: [f"{v:.1f}" for v in values] for name, values in TABLE5_ROWS.items()}
+    rows |= {label: [ours_text(m) for m in ours[variant]] for variant, _, label in OUR_ROWS}
+    paper_gain = [a - b for a, b in zip(TABLE5_ROWS[PAPER_FULL], TABLE5_ROWS[PAPER_NO_PRETRAINING])]
+    rows[GAIN_PAPER] = [f"{g:+.1f}" for g in paper_gain]
+    rows[GAIN_OURS] = [gain_text(f, w) for f, w in zip(ours["full"], ours["no_pretraining"])]
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=headers)
+    frame.index.name = ""
+
+    foot = sorted({f"{label}: {m.reason}" for variant, _, label in OUR_ROWS for m in ours[variant] if m.value is None})
+    every_run = {f"{variant}/{task}": runs for variant in records for task, runs in records[variant].items()}
+    lines = notes(ours, profile, initialisation_line(every_run))
+    written = {
+        out_dir / "table5.md": "\n".join([f"# Table 5: {TABLE.title}", "", markdown_grid(frame), ""]
+                                         + (["Without a value:", ""] + [f"- {f}" for f in foot] + [""] if foot else [])
+                                         + ["Notes:", ""] + [f"- {line}" for line in lines]) + "\n",
+        out_dir / "table5.csv": frame.to_csv(),
+        out_dir / "table5.tex": to_latex(TABLE, frame, foot, lines),
+    }
+    for path, text in written.items():
+        atomic_write_text(path, text)
+    summary = {"profile": profile}
+    for variant, _, _ in OUR_ROWS:
+        summary[variant] = {header: {"ours": None if m.value is None else round(m.value, 4),
+                                     "sd": None if m.sd is None else round(m.sd, 4), "seeds": len(m.seeds),
+                                     "status": m.status}
+                            for header, m in zip(headers, ours[variant])}
+    atomic_write_json(out_dir / "table5.json", summary)
+    return [*written, out_dir / "table5.json"]
+
+
+def notes(ours: dict[str, list[Measure]], profile: str, initialisation: str) -> list[str]:
+    seeds = "; ".join(f"{label} {', '.join(str(s) for s in dict.fromkeys(ours[v][0].seeds)) or 'none'}"
+                      for v, _, label in OUR_ROWS)
+    return [
+        f"Profile: {profile}. Every value is on the task's dev set, as in the paper's Table 5.",
+        initialisation,
+        "Metrics: CoLA Matthews corr., SST2 acc., MRPC F1, STSB Pearson, QQP F1, MNLI acc. (mean of "
+        "matched and mismatched), QNLI acc., RTE acc., each ×100; mean ± sd over seeds.",
+        "Avg: the unweighted mean of the task columns that ran; \"(k of 8)\" when some did not, and then "
+        "it is not comparable with the paper's.",
+        f"Seeds behind Avg: {seeds}.",
+        "w/o pre-training: the same model, every weight freshly initialised; w/o aux LM: lambda = 0.",
+    ]

@@ -1,0 +1,153 @@
+"""Figure 2 (right): the paper's zero-shot heuristics, which score a language model on tasks it was never
+fine-tuned on (section 5, "Zero-shot behaviors"):
+
+- CoLA: the average token log-probability of the sentence, thresholded (the threshold that maximises
+  Matthews correlation on a sample of the training set; the paper does not say how it chose one);
+- SST-2: append " very" and compare the probabilities of " positive" and " negative";
+- RACE: the answer with the highest average token log-probability after the article and question.
+
+`model(idx)` must return `(logits, _)` as gpt1.model.GPT does; the tokenizer needs only `encode(lines)`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gpt1.metrics import score
+from gpt1.tasks import Example
+
+# Each heuristic's metric and the score of guessing (drawn as a dashed line in the figure).
+METRICS = {"cola": "matthews", "sst2": "accuracy", "race": "accuracy"}
+CHANCE = {"cola": 0.0, "sst2": 0.5, "race": 0.25}
+
+
+def split_continuation(encode: Callable, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """Token ids of `context` and of `continuation` as they come out when the two are encoded together
+    (context + " " + continuation), so a BPE never sees a word boundary the whole text does not have."""
+    whole, head = encode([f"{context} {continuation}", context])
+    n = len(head)
+    if whole[:n] != head:  # a merge across the join: fall back to the longest common prefix
+        n = next((i for i, (a, b) in enumerate(zip(whole, head)) if a != b), min(len(whole), n))
+    return whole[:n], whole[n:]
+
+
+@torch.no_grad()
+def continuation_logprobs(
+    model, pairs: Sequence[tuple[list[int], list[int]]], n_ctx: int, batch_size: int = 16
+) -> list[np.ndarray]:
+    """For each (context, continuation), the log-probability of every continuation token given all before
+    it. Contexts lose their first tokens to fit the model's context; a context must keep one token."""
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(pairs), batch_size):
+        rows = []
+        for context, continuation in pairs[start : start + batch_size]:
+            continuation = continuation[: n_ctx - 1]
+            context = context[-(n_ctx - len(continuation)) :]
+            if not context or not continuation:
+                raise ValueError("zero-shot scoring needs at least one context and one continuation token")
+            rows.append((context, continuation))
+        width = max(len(c) + len(k) for c, k in rows)
+        idx = torch.zeros(len(rows), width, dtype=torch.long)
+        for r, (context, continuation) in enumerate(rows):
+            idx[r, : len(context) + len(continuation)] = torch.tensor(context + continuation)
+        logp = F.log_softmax(model(idx.to(device))[0].float(), dim=-1).cpu()
+        for r, (context, continuation) in enumerate(rows):
+            positions = torch.arange(len(context) - 1, len(context) + len(continuation) - 1)
+            out.append(logp[r, positions, torch.tensor(continuation)].numpy())
+    return out
+
+
+def sentence_scores(model, encode: Callable, texts: list[str], n_ctx: int) -> np.ndarray:
+    """Average log-probability per token of each text (its first token, with nothing before it, unscored)."""
+    ids = [seq[:n_ctx] for seq in encode(texts)]
+    pairs = [(seq[:1], seq[1:]) for seq in ids]
+    return np.array([lp.mean() for lp in continuation_logprobs(model, pairs, n_ctx)])
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The cut (a midpoint between sorted scores) whose "acceptable above it" has the best Matthews
+    correlation on (scores, labels)."""
+    values = np.unique(scores)
+    cuts = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2])
+    return float(max(cuts, key=lambda cut: score("matthews", labels, (scores > cut).astype(int))))
+
+
+def cola(model, encode: Callable, train: list[Example], evaluate: list[Example], n_ctx: int) -> dict:
+    threshold = best_threshold(
+        sentence_scores(model, encode, [ex.text for ex in train], n_ctx), np.array([ex.label for ex in train])
+    )
+    scores = sentence_scores(model, encode, [ex.text for ex in evaluate], n_ctx)
+    value = score("matthews", [ex.label for ex in evaluate], (scores > threshold).astype(int))
+    return {"value": value, "threshold": threshold}
+
+
+def sst2(model, encode: Callable, evaluate: list[Example], n_ctx: int) -> dict:
+    """Label 1 (positive) when "<text> very positive" is likelier than "<text> very negative"."""
+    totals = []
+    for word in ("negative", "positive"):
+        pairs = [split_continuation(encode, f"{ex.text} very", word) for ex in evaluate]
+        totals.append([lp.sum() for lp in continuation_logprobs(model, pairs, n_ctx)])
+    predictions = np.argmax(np.array(totals), axis=0)
+    return {"value": score("accuracy", [ex.label for ex in evaluate], predictions)}
+
+
+def race(model, encode: Callable, evaluate: list[Example], n_ctx: int) -> dict:
+    """The choice with the highest average log-probability per token after the article and question."""
+    pairs = [split_continuation(encode, ex.text, choice) for ex in evaluate for choice in ex.choices]
+    means = iter([lp.mean() for lp in continuation_logprobs(model, pairs, n_ctx)])
+    predictions = [int(np.argmax([next(means) for _ in ex.choices])) for ex in evaluate]
+    return {"value": score("accuracy", [ex.label for ex in evaluate], predictions)}
+
+
+def sample(examples: list[Example], n: int, seed: int) -> list[Example]:
+    """A seeded sample of `n` examples (all of them when n is 0 or too large), in their original order."""
+    if not n or n >= len(examples):
+        return examples
+    keep = sorted(random.Random(seed).sample(range(len(examples)), n))
+    return [examples[i] for i in keep]
+
+
+def run_heuristic(task: str, model, encode: Callable, splits: dict[str, list[Example]], n_ctx: int) -> dict:
+    """Score `model` with `task`'s heuristic; `splits` has "evaluate" (and "train" for CoLA's threshold)."""
+    model.eval()
+    if task == "cola":
+        return cola(model, encode, splits["train"], splits["evaluate"], n_ctx)
+    if task == "sst2":
+        return sst2(model, encode, splits["evaluate"], n_ctx)
+    if task == "race":
+        return race(model, encode, splits["evaluate"], n_ctx)
+    raise ValueError(f"zero_shot.tasks: no zero-shot heuristic for {task!r}; choose from {', '.join(METRICS)}")
+
+
+def score_snapshots(
+    task: str, data_dir, available: list[str], snapshots: list, tokenizer, max_examples: int, seed: int, tracker=None
+) -> dict:
+    """The heuristic's score on every pretraining snapshot (files written by gpt1.pretrain, oldest first):
+    the record the zero_shot stage writes. Evaluates on dev (test when there is no dev). A checkpoint of
+    the released weights (gpt1.weights) scores as one point whose step is None: its updates are unknown."""
+    from gpt1.model import GPT, GPTConfig
+    from gpt1.tasks import read_split
+
+    split = next((s for s in ("dev", "test") if s in available), None)
+    if split is None or (task == "cola" and "train" not in available):
+        raise FileNotFoundError(f"{data_dir}: no {'training' if split else 'evaluation'} split for zero-shot {task}")
+    splits = {"evaluate": sample(read_split(task, split, data_dir), max_examples, seed)}
+    if task == "cola":
+        splits["train"] = sample(read_split(task, "train", data_dir), max_examples, seed)
+    points = []
+    for path in snapshots:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model = GPT(GPTConfig(**state["model_config"]))
+        model.load_state_dict(state["model"])
+        result = run_heuristic(task, model, tokenizer.encode, splits, model.config.n_ctx)
+        points.append({"step": state["step"], **result})
+        if tracker:
+            tracker.log_metrics({f"zero_shot_{task}": result["value"]}, state["step"])
+    return {"task": task, "status": "done", "metric": METRICS[task], "chance": CHANCE[task], "split": split,
+            "n": len(splits["evaluate"]), "points": points}

@@ -1,0 +1,17 @@
+# finetune.init: openai-gpt. OpenAI's released GPT-1, downloaded at pinned revisions (GPT1_DATA_MIRROR and
+# HF_ENDPOINT honoured) and converted into a gpt1 checkpoint, with its BPE vocabulary beside it.
+rule import_openai_gpt:
+    input:
+        code=["gpt1/download.py", "gpt1/weights.py"],
+    output:
+        model="results/openai-gpt/model.pt",
+        vocab=directory("results/openai-gpt/vocab"),
+    params:
+        profile=config["profile"],
+    conda:
+        "../envs/gpt1.yaml"
+    log:
+        "results/logs/import_openai_gpt.log",
+    shell:
+        "gpt1 import-openai-gpt --profile {params.profile} --model {output.model} --vocab-dir {output.vocab}"
+        " --download-dir results/openai-gpt/download --log-file {log}"
