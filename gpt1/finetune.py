@@ -122,7 +122,11 @@ def load_pretrained(checkpoint: Path, device: torch.device, variant_name: str = 
     gpt = GPT(GPTConfig(**state["model_config"]))
     variant = Variant.parse(variant_name, gpt.config.n_layer)
     transferred = {k: v for k, v in state["model"].items() if variant.transfers(k)}
-    gpt.load_state_dict(transferred, strict=False)
+    loaded = gpt.load_state_dict(transferred, strict=False)
+    missing = [k for k in loaded.missing_keys if variant.transfers(k)]
+    if missing or loaded.unexpected_keys:
+        raise ValueError(f"{checkpoint}: its weights do not fit a GPT of its own config (missing {missing[:3]}, "
+                         f"unexpected {loaded.unexpected_keys[:3]}): is it a gpt1 checkpoint?")
     return gpt.to(device), variant, state
 
 

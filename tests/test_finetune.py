@@ -109,6 +109,15 @@ def test_variants_transfer_all_none_or_the_first_layers(tmp_path):
     assert not same(one_layer.h[1].attn.c_attn, saved.h[1].attn.c_attn)
 
 
+def test_a_checkpoint_that_does_not_fit_is_refused(tmp_path):
+    state = GPT(CFG).state_dict()
+    del state["h.1.ln_2.bias"]
+    torch.save({"model_config": CFG.to_dict(), "model": state}, tmp_path / "model.pt")
+    assert load_pretrained(tmp_path / "model.pt", torch.device("cpu"), "layers1")[1].layers == 1  # not transferred
+    with pytest.raises(ValueError, match=r"missing \['h.1.ln_2.bias'\]"):
+        load_pretrained(tmp_path / "model.pt", torch.device("cpu"), "full")
+
+
 @pytest.mark.parametrize("name", ["layers9", "layers", "no_pre", "layers-1"])
 def test_a_bad_variant_is_named(name):
     with pytest.raises(ValueError, match=f"variant {name!r}"):
