@@ -63,7 +63,7 @@ def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=headers)
     frame.index.name = ""
 
-    foot = sorted({f"{label}: {m.reason}" for variant, _, label in OUR_ROWS for m in ours[variant] if m.value is None})
+    foot = footnotes(headers, ours)
     every_run = {f"{variant}/{task}": runs for variant in records for task, runs in records[variant].items()}
     lines = notes(ours, profile, initialisation_line(every_run))
     written = {
@@ -83,6 +83,16 @@ def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
                             for header, m in zip(headers, ours[variant])}
     atomic_write_json(out_dir / "table5.json", summary)
     return [*written, out_dir / "table5.json"]
+
+
+def footnotes(headers: list[str], ours: dict[str, list[Measure]]) -> list[str]:
+    """One line per column and reason without a value, naming our rows it applies to."""
+    rows: dict[tuple[str, str], list[str]] = {}
+    for variant, _, label in OUR_ROWS:
+        for header, m in zip(headers, ours[variant]):
+            if m.value is None:
+                rows.setdefault((header, m.reason), []).append(label)
+    return [f"{header} ({', '.join(labels)}): {reason}" for (header, reason), labels in rows.items()]
 
 
 def notes(ours: dict[str, list[Measure]], profile: str, initialisation: str) -> list[str]:

@@ -292,7 +292,9 @@ def test_table5_puts_our_ablations_under_the_papers_rows(tmp_path):
     assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "Avg"] == "–"  # partial averages
     assert frame.loc["gpt1 w/ aux LM (full)", "Avg"].endswith("(2 of 8)")
     md = (out / "table5.md").read_text()
-    assert "gpt1 w/o aux LM: not run: no metrics file" in md and "Profile: sample." in md
+    assert "- CoLA (gpt1 w/ aux LM (full), gpt1 w/o pre-training, gpt1 w/o aux LM): not run: no metrics file" in md
+    assert "- MNLI (gpt1 w/o pre-training, gpt1 w/o aux LM): not run: no metrics file" in md
+    assert "Profile: sample." in md
     assert "Initialisation: weights pretrained by gpt1" in md
     summary = json.loads((out / "table5.json").read_text())
     assert summary["full"]["SST2"] == {"ours": 75.0, "sd": pytest.approx(7.0711, abs=1e-4), "seeds": 2,
