@@ -228,6 +228,12 @@ def tokenize(args: argparse.Namespace) -> None:
             print(" ".join(map(str, ids)))
 
 
+def bench(args: argparse.Namespace) -> None:
+    from gpt1.bench import run_bench
+
+    run_bench(args.out, args.repeats, args.threads, args.quick, args.device, args.data_dir)
+
+
 # --- the command line -----------------------------------------------------------------------------
 
 
@@ -344,6 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tokenize", help="Print the token ids of each line of stdin, one line each.")
     p.set_defaults(func=tokenize)
     p.add_argument("--tokenizer", type=Path, required=True, help=TOKENIZER_HELP)
+
+    p = sub.add_parser("bench", help="Measure gpt1 against transformers and the hardware; write JSON and summary.md.")
+    p.set_defaults(func=bench)
+    p.add_argument("--out", type=Path, required=True, help="directory for the JSON files and summary.md")
+    p.add_argument("--repeats", type=int, default=5, help="timed rounds per contender; medians are reported")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, for tests")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--data-dir", type=Path, help="data mirror with glue/SST-2 and books/british-novels "
+                   "(default: $GPT1_DATA_MIRROR, else ../shared/data; the test fixtures when absent)")
     return parser
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from gpt1.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 
-LINES_PER_CHUNK = 20_000
+CHUNK_CHARS = 2_000_000  # text encoded at once: peak memory follows this, not the corpus size
 TOKEN_DTYPE = np.uint16
 
 
@@ -28,8 +27,8 @@ def encode_file(tokenizer: Tokenizer, text_file: Path, token_file: Path) -> int:
     with open(text_file, encoding="utf-8") as lines, open(tmp, "wb") as out, tqdm(
         desc=f"encode {text_file.name}", unit="tok", unit_scale=True, disable=None
     ) as bar:
-        while chunk := list(islice(lines, LINES_PER_CHUNK)):
-            ids = tokenizer.encode([line.rstrip("\n") for line in chunk])
+        for chunk in chunks(lines, CHUNK_CHARS):
+            ids = tokenizer.encode(chunk)
             flat = np.fromiter((i for line_ids in ids for i in line_ids), dtype=TOKEN_DTYPE)
             flat.tofile(out)
             count += flat.size
@@ -37,6 +36,19 @@ def encode_file(tokenizer: Tokenizer, text_file: Path, token_file: Path) -> int:
     os.replace(tmp, token_file)
     log.info("%s: %d tokens -> %s", text_file, count, token_file)
     return count
+
+
+def chunks(lines, size: int):
+    """Lists of lines (newlines removed) of about `size` characters each."""
+    chunk, chars = [], 0
+    for line in lines:
+        chunk.append(line.rstrip("\n"))
+        chars += len(line)
+        if chars >= size:
+            yield chunk
+            chunk, chars = [], 0
+    if chunk:
+        yield chunk
 
 
 def encode_corpus(bpe_model: Path, corpus_dir: Path, out_dir: Path) -> dict:

@@ -17,6 +17,29 @@ from gpt1.config import GPTConfig
 __all__ = ["GPT", "GPTConfig"]
 
 
+def fast_path(x: torch.Tensor) -> bool:
+    """Whether the CPU versions of dropout and attention below apply: eager CPU only. CUDA has fused
+    dropout and attention kernels of its own, and torch.compile generates its own."""
+    return x.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """F.dropout. On the CPU the mask comes from torch.rand rather than bernoulli_, which draws nearly
+    twice as slowly there (both draw serially): same distribution, same 1/(1-p) scaling."""
+    if not training or p == 0.0:
+        return x
+    if not fast_path(x) or p >= 1.0:
+        return F.dropout(x, p, True)
+    return x * torch.rand_like(x).ge_(p).mul_(1.0 / (1.0 - p))  # 1/(1-p) where kept, 0 where dropped
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout with the cheaper CPU mask of `dropout`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p, self.training)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
@@ -24,17 +47,31 @@ class CausalSelfAttention(nn.Module):
         self.dropout = cfg.dropout
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)  # q, k, v in that order, as the release
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
-        self.resid_dropout = nn.Dropout(cfg.dropout)
+        self.resid_dropout = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-        y = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True
-        )
+        if self.training and self.dropout > 0 and fast_path(x):
+            y = self.attention_with_dropout(q, k, v)
+        else:  # flash attention on the CPU (no dropout) and on CUDA
+            y = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True
+            )
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
+
+    def attention_with_dropout(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """softmax(q k^T / sqrt(hs) + causal mask), dropped out, times v. SDPA computes the same on the CPU
+        when dropout is on (its flash kernel has none) with extra passes over the (T, T) scores; here the
+        scale and the mask go into the matmul (baddbmm), and the dropout mask is the cheaper one above."""
+        B, nh, T, hs = q.shape
+        q, k, v = (t.reshape(B * nh, T, hs) for t in (q, k, v))
+        mask = torch.full((T, T), float("-inf"), dtype=q.dtype, device=q.device).triu_(1)  # -inf above the diagonal
+        scores = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=hs**-0.5)  # (B*nh, T, T)
+        att = dropout(torch.softmax(scores, dim=-1), self.dropout, True)
+        return torch.bmm(att, v).view(B, nh, T, hs)
 
 
 class MLP(nn.Module):
@@ -42,7 +79,7 @@ class MLP(nn.Module):
         super().__init__()
         self.c_fc = nn.Linear(cfg.n_embd, cfg.n_inner)
         self.c_proj = nn.Linear(cfg.n_inner, cfg.n_embd)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
@@ -67,7 +104,7 @@ class GPT(nn.Module):
         self.config = cfg
         self.tokens_embed = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.positions_embed = nn.Embedding(cfg.n_ctx, cfg.n_embd)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.apply(self._init_weights)
 

@@ -26,7 +26,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from gpt1.config import GPTConfig, PretrainConfig
-from gpt1.device import mixed_precision, resolve_device
+from gpt1.device import mixed_precision, resolve_device, tune_cpu_allocator
 from gpt1.encode import load_tokens
 from gpt1.files import atomic_save, atomic_write_json, atomic_write_text
 from gpt1.model import GPT, perplexity
@@ -85,17 +85,6 @@ def setup_runtime(device: str) -> Runtime:
         return Runtime(dist.get_rank(), world, torch.device("cuda", local_rank))
     dist.init_process_group("gloo")
     return Runtime(dist.get_rank(), world, resolve_device(device))
-
-
-def tune_cpu_allocator() -> None:
-    """Keep glibc from returning freed activations to the OS every step (10-30% faster on CPU)."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_trim_threshold, 1 << 30)
-        libc.mallopt(m_mmap_threshold, 1 << 30)
 
 
 def run_key(model_cfg: GPTConfig, cfg: PretrainConfig, meta: dict) -> str:

@@ -48,7 +48,7 @@ def test_encoding_streams_in_chunks_and_matches_whole_encoding(bpe_model, paragr
     corpus.mkdir()
     (corpus / "train.txt").write_text("\n".join(paragraphs) + "\n", encoding="utf-8")
     (corpus / "val.txt").write_text("\n".join(paragraphs[:3]) + "\n", encoding="utf-8")
-    monkeypatch.setattr(encode, "LINES_PER_CHUNK", 7)  # many chunks
+    monkeypatch.setattr(encode, "CHUNK_CHARS", 500)  # many chunks
     meta = encode.encode_corpus(bpe_model, corpus, tmp_path / "tokens")
     tokens = encode.load_tokens(tmp_path / "tokens" / "train.bin")
     expected = [i for ids in Tokenizer(bpe_model).encode(paragraphs) for i in ids]
