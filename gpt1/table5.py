@@ -14,7 +14,7 @@ import pandas as pd
 from gpt1.files import atomic_write_json, atomic_write_text
 from gpt1.paper import TABLE5_COLUMNS, TABLE5_ROWS, Table
 from gpt1.tables import (
-    DASH, Measure, initialisation_line, load_records, markdown_grid, mean_of_columns, measure, ours_text, to_latex,
+    DASH, Measure, initialisation_line, load_records, mean_of_columns, measure, ours_text, to_latex, to_markdown,
 )
 
 TABLE = Table(5, "Ablations (dev sets)", ())
@@ -67,9 +67,7 @@ def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
     every_run = {f"{variant}/{task}": runs for variant in records for task, runs in records[variant].items()}
     lines = notes(ours, profile, initialisation_line(every_run))
     written = {
-        out_dir / "table5.md": "\n".join([f"# Table 5: {TABLE.title}", "", markdown_grid(frame), ""]
-                                         + (["Without a value:", ""] + [f"- {f}" for f in foot] + [""] if foot else [])
-                                         + ["Notes:", ""] + [f"- {line}" for line in lines]) + "\n",
+        out_dir / "table5.md": to_markdown(TABLE, frame, foot, lines),
         out_dir / "table5.csv": frame.to_csv(),
         out_dir / "table5.tex": to_latex(TABLE, frame, foot, lines),
     }
