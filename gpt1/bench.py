@@ -145,17 +145,10 @@ def sync(device) -> Callable[[], None]:
 
 
 def transformers_twin(model):
-    """transformers' OpenAIGPTLMHeadModel at `model`'s config, holding `model`'s weights (LM head tied)."""
-    import transformers
+    """transformers' OpenAIGPTLMHeadModel holding `model`'s weights (LM head tied), in training mode."""
+    from gpt1.weights import to_transformers
 
-    from gpt1.weights import hf_config, hf_state
-
-    twin = transformers.OpenAIGPTLMHeadModel(transformers.OpenAIGPTConfig(**hf_config(model.config)))
-    missing, unexpected = twin.load_state_dict(hf_state(model.state_dict()), strict=False)
-    if unexpected or missing != ["lm_head.weight"]:
-        raise ValueError(f"transformers' OpenAIGPT refused gpt1's weights: missing {missing}, unexpected {unexpected}")
-    twin.tie_weights()
-    return twin.to(next(model.parameters()).device)
+    return to_transformers(model).train().to(next(model.parameters()).device)
 
 
 def trainer(model, device) -> Callable[[Callable[[], object]], None]:
