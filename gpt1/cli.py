@@ -222,10 +222,23 @@ def tokenize(args: argparse.Namespace) -> None:
 
     from gpt1.tokenizers import load_tokenizer
 
-    tokenizer = load_tokenizer(args.tokenizer)
+    tokenizer = load_tokenizer(tokenizer_path(args.tokenizer, args.vocab_dir, args.model))
     while lines := [line.rstrip("\r\n") for line in itertools.islice(sys.stdin, 1000)]:
         for ids in tokenizer.encode(lines):
             print(" ".join(map(str, ids)))
+
+
+def tokenizer_path(kind: str, vocab_dir: Path | None, model: Path | None) -> Path:
+    """`--tokenizer openai --vocab-dir DIR`, `--tokenizer sentencepiece --model FILE`, or `--tokenizer PATH`."""
+    if kind == "openai":
+        if vocab_dir is None or not vocab_dir.is_dir():
+            raise FileNotFoundError(f"--tokenizer openai needs --vocab-dir, the folder of OpenAI's BPE files (got {vocab_dir})")
+        return vocab_dir
+    if kind == "sentencepiece":
+        if model is None or not model.is_file():
+            raise FileNotFoundError(f"--tokenizer sentencepiece needs --model, a trained .model file (got {model})")
+        return model
+    return Path(kind)
 
 
 def bench(args: argparse.Namespace) -> None:
@@ -349,7 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tokenize", help="Print the token ids of each line of stdin, one line each.")
     p.set_defaults(func=tokenize)
-    p.add_argument("--tokenizer", type=Path, required=True, help=TOKENIZER_HELP)
+    p.add_argument("--tokenizer", required=True,
+                   help="openai (with --vocab-dir), sentencepiece (with --model), or a path: " + TOKENIZER_HELP)
+    p.add_argument("--vocab-dir", type=Path, help="with --tokenizer openai: encoder_bpe_40000.json and vocab_40000.bpe")
+    p.add_argument("--model", type=Path, help="with --tokenizer sentencepiece: the .model file")
 
     p = sub.add_parser("bench", help="Measure gpt1 against transformers and the hardware; write JSON and summary.md.")
     p.set_defaults(func=bench)

@@ -1,4 +1,5 @@
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -118,6 +119,17 @@ def test_cli_tokenize_sentencepiece(tmp_path, monkeypatch, capsys):
     cli.main(["tokenize", "--tokenizer", str(tmp_path / "bpe.model")])
     expected = Tokenizer(tmp_path / "bpe.model").encode(lines)
     assert capsys.readouterr().out.splitlines() == [" ".join(map(str, line)) for line in expected]
+
+
+def test_cli_tokenize_takes_the_issues_kind_and_folder_flags(tiny_vocab, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Mr. Smith\n"))
+    cli.main(["tokenize", "--tokenizer", "openai", "--vocab-dir", str(tiny_vocab)])
+    by_kind = capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Mr. Smith\n"))
+    cli.main(["tokenize", "--tokenizer", str(tiny_vocab)])
+    assert by_kind == capsys.readouterr().out and by_kind.strip()
+    with pytest.raises(SystemExit, match="--tokenizer sentencepiece needs --model"):
+        cli.main(["tokenize", "--tokenizer", "sentencepiece", "--model", str(tmp_path / "none.model")])
 
 
 def test_cli_tokenize_names_a_missing_tokenizer(tmp_path):
