@@ -1,12 +1,14 @@
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from gpt1.config import GPTConfig, Variant
-from gpt1.finetune import Encoded, TaskModel, collate, load_pretrained, lr_at, objective, task_loss
+from gpt1.config import FinetuneConfig, GPTConfig, Variant
+from gpt1.finetune import (Encoded, TaskModel, collate, finetune, load_pretrained, lr_at, objective,
+                           task_loss)
 from gpt1.model import GPT
-from gpt1.tasks import TASKS
+from gpt1.tasks import TASKS, Example
 
 CFG = GPTConfig(vocab_size=50, n_ctx=24, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
 
@@ -127,3 +129,52 @@ def test_a_bad_variant_is_named(name):
 def test_only_no_aux_lm_turns_the_lm_objective_off():
     assert [Variant.parse(n, 2).aux_lm for n in ("full", "no_pretraining", "no_aux_lm", "layers1")] == [
         True, True, False, True]
+
+class WordTokenizer:
+    """One id per word of a fixed vocabulary, then the three task tokens (the interface of gpt1.tokenizers)."""
+
+    def __init__(self, words: list[str]):
+        self.ids = {w: i for i, w in enumerate(words)}
+        self.start_id, self.delimiter_id, self.extract_id = len(words), len(words) + 1, len(words) + 2
+        self.vocab_size = len(words) + 3
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return [[self.ids[w] for w in text.split()] for text in texts]
+
+
+def keyword_examples(task_id: str, n: int, seed: int) -> list[Example]:
+    """Random filler with the one word that decides the label at a random place, in sentences of 3-12 words,
+    so that a head reading anything but the extract token's state (a pad, a fixed position) cannot score."""
+    rng = np.random.default_rng(seed)
+    filler = [f"w{i}" for i in range(20)]
+
+    def sentence(keyword: str) -> str:
+        words = list(rng.choice(filler, size=rng.integers(2, 12)))
+        words.insert(rng.integers(0, len(words) + 1), keyword)
+        return " ".join(words)
+
+    examples = []
+    for _ in range(n):
+        label = int(rng.integers(0, 2))
+        if task_id == "sst2":  # "good" is positive (label 1)
+            examples.append(Example(sentence(["bad", "good"][label]), label=label))
+        else:  # Story Cloze: the right ending holds "good"; the context is filler
+            endings = [sentence("bad"), sentence("bad")]
+            endings[label] = sentence("good")
+            examples.append(Example(sentence("w0"), choices=tuple(endings), label=label))
+    return examples
+
+
+@pytest.mark.parametrize("task_id", ["sst2", "story_cloze"])
+def test_fine_tuning_learns_a_task_that_a_keyword_decides(task_id, tmp_path):
+    """From fresh weights, the real training loop must reach near-perfect dev accuracy on a task whose
+    label one word decides: a bug in the extract position, padding, head or loss leaves it at chance."""
+    tokenizer = WordTokenizer([f"w{i}" for i in range(20)] + ["good", "bad"])
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=tokenizer.vocab_size, n_ctx=32, n_layer=2, n_head=2, n_embd=32, n_inner=64)
+    torch.save({"model_config": cfg.to_dict(), "model": GPT(cfg).state_dict()}, tmp_path / "model.pt")
+    train_cfg = FinetuneConfig(lr=3e-3, batch_size=16, epochs=4, warmup=0.1, seed=0, device="cpu")
+    result = finetune(TASKS[task_id], keyword_examples(task_id, 400, seed=1),
+                      {"dev": keyword_examples(task_id, 200, seed=2)}, tmp_path / "model.pt", tokenizer,
+                      train_cfg, tmp_path / "work")
+    assert result["results"]["dev"]["metrics"]["accuracy"] >= 0.95
