@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 SNAPSHOTS = "snapshots"
+# Snapshots gather here while training runs and become SNAPSHOTS at the end. Snakemake and DVC delete a
+# stage's declared outputs (SNAPSHOTS) when it fails or reruns; this folder, like CHECKPOINT, survives.
+PARTIAL_SNAPSHOTS = "snapshots.partial"
 
 
 def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int) -> float:
@@ -172,6 +176,7 @@ def pretrain(
     clock, timed_steps, window_loss = time.perf_counter(), 0, []
     wall_start, step = time.perf_counter(), start
     if start == 0 and rt.main:
+        shutil.rmtree(out_dir / PARTIAL_SNAPSHOTS, ignore_errors=True)  # another run's, whose checkpoint was not resumed
         save_snapshot(out_dir, model, 0)
     for step in range(start + 1, steps + 1):
         lr = lr_at(step, cfg.lr, cfg.warmup_steps, steps)
@@ -242,7 +247,7 @@ def pretrain(
 def save_snapshot(out_dir: Path, model: GPT, step: int) -> None:
     """The weights after `step` updates (0: the initialisation), for scoring pretraining as it goes."""
     snapshot = {"model_config": model.config.to_dict(), "model": model.state_dict(), "step": step}
-    atomic_save(snapshot, out_dir / SNAPSHOTS / f"step{step:07d}.pt")
+    atomic_save(snapshot, out_dir / PARTIAL_SNAPSHOTS / f"step{step:07d}.pt")
 
 
 def save_checkpoint(path: Path, key: str, model: GPT, optimizer, step: int, history: list[dict]) -> None:
@@ -285,6 +290,9 @@ def finish(
     """The stage's outputs: weights for fine-tuning (with the MLflow run that made them), final metrics, curves."""
     weights = {"model_config": model.config.to_dict(), "model": model.state_dict(), "step": steps, "mlflow_run_id": run_id}
     atomic_save(weights, out_dir / "model.pt")
+    shutil.rmtree(out_dir / SNAPSHOTS, ignore_errors=True)
+    (out_dir / PARTIAL_SNAPSHOTS).mkdir(exist_ok=True)  # snapshot_interval 0 and a run resumed from an older layout
+    (out_dir / PARTIAL_SNAPSHOTS).rename(out_dir / SNAPSHOTS)
     last_val = next(row for row in reversed(history) if "val_loss" in row)
     speeds = [row["tokens_per_s"] for row in history if "tokens_per_s" in row]
     metrics = {

@@ -68,12 +68,13 @@ def test_snapshots_keep_the_initial_weights_every_interval_and_the_end(pattern_t
 
 
 def test_resume_after_interruption_gives_the_same_weights(pattern_tokens, tmp_path):
-    cfg = tiny_run(max_steps=12, eval_interval=4, log_interval=1)
+    cfg = tiny_run(max_steps=12, eval_interval=4, log_interval=1, snapshot_interval=5)
     tiny = GPTConfig(**(TINY.to_dict() | {"dropout": 0.1}))  # dropout masks must replay too
     pretrain(tiny, cfg, pattern_tokens, tmp_path / "whole")
     assert pretrain(tiny, cfg, pattern_tokens, tmp_path / "split", stop_after=6) is None
     assert not (tmp_path / "split" / "model.pt").exists()
     assert torch.load(tmp_path / "split" / CHECKPOINT, weights_only=True)["step"] == 6
+    assert not (tmp_path / "split" / "snapshots").exists()  # an output Snakemake or DVC would delete
     pretrain(tiny, cfg, pattern_tokens, tmp_path / "split")
     whole = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["model"]
     split = torch.load(tmp_path / "split" / "model.pt", weights_only=True)["model"]
@@ -81,6 +82,10 @@ def test_resume_after_interruption_gives_the_same_weights(pattern_tokens, tmp_pa
         assert torch.equal(whole[name], split[name]), name
     losses = lambda d: [line.split(",")[1:4] for line in (tmp_path / d / "curves.csv").read_text().splitlines()]
     assert losses("whole") == losses("split")  # train and validation losses, row by row
+    snapshots = lambda d: sorted(p.name for p in (tmp_path / d / "snapshots").iterdir())
+    assert snapshots("split") == snapshots("whole") == ["step0000000.pt", "step0000005.pt", "step0000010.pt",
+                                                         "step0000012.pt"]
+    assert not (tmp_path / "split" / "snapshots.partial").exists()
 
 
 def test_a_checkpoint_from_other_settings_is_not_resumed(pattern_tokens, tmp_path):
