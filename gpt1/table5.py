@@ -14,7 +14,7 @@ import pandas as pd
 from gpt1.files import atomic_write_json, atomic_write_text
 from gpt1.paper import TABLE5_COLUMNS, TABLE5_ROWS, Table
 from gpt1.tables import (
-    DASH, Measure, initialisation_line, load_records, mean_of_columns, measure, ours_text, to_latex, to_markdown,
+    DASH, Measure, difference, initialisation_line, load_records, mean_of_columns, measure, ours_text, to_latex, to_markdown,
 )
 
 TABLE = Table(5, "Ablations (dev sets)", ())
@@ -45,9 +45,10 @@ def row_measures(records: dict[str, list[dict]]) -> list[Measure]:
 
 def gain_text(full: Measure, without: Measure) -> str:
     """Full minus w/o pre-training, from the values as displayed; a dash unless both ran in full."""
-    if full.value is None or without.value is None or full.n_columns < full.n_total or without.n_columns < without.n_total:
+    if without.value is None or without.n_columns < without.n_total:
         return DASH
-    return f"{round(full.value, 1) - round(without.value, 1):+.1f}"
+    gain = difference(full, round(without.value, 1))
+    return DASH if gain is None else f"{gain:+.1f}"
 
 
 def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
