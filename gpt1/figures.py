@@ -58,6 +58,7 @@ def plot(transfer: dict[str, list[dict]], zero_shot: dict[str, dict], profile: s
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for task, points in transfer.items():
@@ -65,6 +66,7 @@ def plot(transfer: dict[str, list[dict]], zero_shot: dict[str, dict], profile: s
                       marker="o", capsize=3, label=f"{NAMES.get(task, task)} dev {TASKS[task].metrics[0]}")
     left.set(xlabel="pretrained layers transferred (0: embeddings only)", ylabel="dev score (x100)",
              title="Transfer: layers from pretraining")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole layers, no 0.5
     for task, record in zero_shot.items():
         label = f"{NAMES.get(task, task)} {record['metric']}"
         steps, values = [p["step"] for p in record["points"]], [p["value"] for p in record["points"]]
