@@ -176,7 +176,7 @@ def pretrain(
     clock, timed_steps, window_loss = time.perf_counter(), 0, []
     wall_start, step = time.perf_counter(), start
     if start == 0 and rt.main:
-        shutil.rmtree(out_dir / PARTIAL_SNAPSHOTS, ignore_errors=True)  # another run's, whose checkpoint was not resumed
+        shutil.rmtree(out_dir / PARTIAL_SNAPSHOTS, ignore_errors=True)  # left by a run that was not resumed
         save_snapshot(out_dir, model, 0)
     for step in range(start + 1, steps + 1):
         lr = lr_at(step, cfg.lr, cfg.warmup_steps, steps)

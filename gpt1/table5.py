@@ -14,7 +14,8 @@ import pandas as pd
 from gpt1.files import atomic_write_json, atomic_write_text
 from gpt1.paper import TABLE5_COLUMNS, TABLE5_ROWS, Table
 from gpt1.tables import (
-    DASH, Measure, difference, initialisation_line, load_records, mean_of_columns, measure, ours_text, to_latex, to_markdown,
+    DASH, Measure, difference, initialisation_line, load_records, mean_of_columns, measure, ours_text, to_latex,
+    to_markdown,
 )
 
 TABLE = Table(5, "Ablations (dev sets)", ())
