@@ -130,6 +130,7 @@ def test_only_no_aux_lm_turns_the_lm_objective_off():
     assert [Variant.parse(n, 2).aux_lm for n in ("full", "no_pretraining", "no_aux_lm", "layers1")] == [
         True, True, False, True]
 
+
 class WordTokenizer:
     """One id per word of a fixed vocabulary, then the three task tokens (the interface of gpt1.tokenizers)."""
 
