@@ -20,7 +20,9 @@ rule tables:
 rule table5:
     input:
         code=["gpt1/paper.py", "gpt1/tables.py", "gpt1/table5.py"],
-        full=full_runs(config["ablation"]["tasks"]),
+        # every full run, as DVC's folder dependency: the full row shows all of Table 5's columns that ran,
+        # not only the ablated tasks, and must not be written before they finish
+        full=full_runs(config["finetune"]["tasks"]),
         ablation=expand(
             "results/metrics/ablation/{variant}/{task}-seed{seed}.json",
             variant=config["ablation"]["variants"],
