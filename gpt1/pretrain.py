@@ -291,7 +291,7 @@ def finish(
     weights = {"model_config": model.config.to_dict(), "model": model.state_dict(), "step": steps, "mlflow_run_id": run_id}
     atomic_save(weights, out_dir / "model.pt")
     shutil.rmtree(out_dir / SNAPSHOTS, ignore_errors=True)
-    (out_dir / PARTIAL_SNAPSHOTS).mkdir(exist_ok=True)  # snapshot_interval 0 and a run resumed from an older layout
+    (out_dir / PARTIAL_SNAPSHOTS).mkdir(exist_ok=True)  # absent only if resumed from a pre-.partial checkpoint
     (out_dir / PARTIAL_SNAPSHOTS).rename(out_dir / SNAPSHOTS)
     last_val = next(row for row in reversed(history) if "val_loss" in row)
     speeds = [row["tokens_per_s"] for row in history if "tokens_per_s" in row]
