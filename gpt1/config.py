@@ -1,16 +1,46 @@
-"""The model's and pretraining's settings: plain dataclasses, free of torch so the CLI starts fast.
+"""Every stage's settings: plain dataclasses, free of torch so the CLI starts fast.
 
-Field names are params.yaml's keys; the CLI turns each field into a --flag.
+Each dataclass is one group of params.yaml (PARAM_GROUPS); its field names are the group's keys and the
+schema's. A stage takes its group as flags (`--lr 0.001`), which DVC renders from `${finetune}` and
+Snakemake from `gpt1.params.cli_flags(config["finetune"])`. The defaults are the paper's values, for
+code that builds a config itself; the command line has none: every flag is required.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import ClassVar
+
+
+@dataclass
+class CorpusConfig:
+    """params.yaml's `corpus` group (the download_corpus stage)."""
+
+    source: str = "bookcorpus"
+    """A corpus of gpt1.text.corpus's registry (british-novels, bookcorpus) or a directory of .txt files."""
+    val_fraction: float = 0.01
+    """Share of documents held out for validation."""
+    seed: int = 0
+
+
+@dataclass
+class BPEConfig:
+    """params.yaml's `bpe` group (the train_bpe stage)."""
+
+    vocab_size: int = 40478
+    """Pieces, the three task tokens and the 256 byte fallbacks included."""
+    max_sentences: int = 10_000_000
+    """Paragraphs sampled to train the BPE model."""
+    seed: int = 0
 
 
 @dataclass
 class GPTConfig:
-    """Model shape. The defaults are the paper's model (116,534,784 parameters)."""
+    """params.yaml's `model` group: the model's shape. The defaults are the paper's model (116,534,784
+    parameters)."""
+
+    NOT_PARAMS: ClassVar[tuple[str, ...]] = ("vocab_size",)
+    """Fields that come from elsewhere than params.yaml: the vocabulary is the tokenizer's."""
 
     vocab_size: int = 40478
     """Tokens in the vocabulary, task tokens included when the tokenizer reserves them."""
@@ -25,6 +55,7 @@ class GPTConfig:
     """Dropout on embeddings, attention weights and residual branches."""
     layer_norm_eps: float = 1e-5
     init_std: float = 0.02
+    """Standard deviation of the N(0, init_std) initialisation of every weight matrix and embedding."""
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head:
@@ -37,6 +68,8 @@ class GPTConfig:
 @dataclass
 class PretrainConfig:
     """params.yaml's `pretrain` group."""
+
+    NOT_PARAMS: ClassVar[tuple[str, ...]] = ()
 
     batch_size: int = 64
     """Sequences per optimizer update, summed over processes."""
@@ -62,11 +95,16 @@ class PretrainConfig:
     device: str = "auto"
     compile: str = "none"
     """torch.compile mode, or none."""
+    processes: int = 1
+    """torchrun processes (GPUs, or CPU processes with gloo); the run checks that it got this many."""
 
 
 @dataclass
 class FinetuneConfig:
-    """params.yaml's `finetune` group (the paper's values by default)."""
+    """params.yaml's `finetune` group: one fine-tuning run's hyperparameters (the paper's by default)."""
+
+    NOT_PARAMS: ClassVar[tuple[str, ...]] = ("seed", "variant")
+    """Set per run by the workflow (runs.seeds, the ablations and Figure 2's layer counts)."""
 
     lr: float = 6.25e-5
     batch_size: int = 32
@@ -87,6 +125,15 @@ class FinetuneConfig:
     device: str = "auto"
     variant: str = "full"
     """What the run takes from pretraining (see `Variant`): Table 5's ablations, Figure 2's layer counts."""
+
+
+@dataclass
+class ZeroShotConfig:
+    """params.yaml's `zero_shot` group (the zero_shot stage)."""
+
+    max_examples: int = 0
+    """A seeded sample of this many examples of each task's evaluation split; 0 for all."""
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,3 +168,15 @@ class Variant:
         if self.layers is None or key.startswith(("tokens_embed.", "positions_embed.")):
             return self.layers != -1
         return key.startswith("h.") and int(key.split(".")[1]) < self.layers
+
+
+PARAM_GROUPS = {
+    "corpus": CorpusConfig,
+    "bpe": BPEConfig,
+    "model": GPTConfig,
+    "pretrain": PretrainConfig,
+    "finetune": FinetuneConfig,
+    "zero_shot": ZeroShotConfig,
+}
+"""params.yaml's groups that are stage settings, each with its dataclass. The other groups (runs, ablation,
+transfer) say which runs the tables and figures need."""

@@ -1,4 +1,4 @@
-"""params.yaml: profiles and validation, shared by the Snakefile and `gpt1 profile`.
+"""params.yaml: profiles, validation and the flags a stage gets, shared by the Snakefile and `gpt1 profile`.
 
 The top-level groups of params.yaml are the `sample` profile; `profiles.<name>` holds only what another
 profile changes, merged over them. Stage code never reads params.yaml: it takes flags.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shlex
 from pathlib import Path
 
 import yaml
@@ -16,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PARAMS_FILE = ROOT / "params.yaml"
 SCHEMA_FILE = ROOT / "workflow" / "schemas" / "params.schema.yaml"
 BASE_PROFILE = "sample"
+PROFILE_ENV = "GPT1_PROFILE"  # set by the Snakefile to the selected profile's name
 
 
 class ParamsError(ValueError):
@@ -59,12 +62,13 @@ def validate(params: dict, schema_file: Path = SCHEMA_FILE) -> None:
 
 
 def check_cross_references(params: dict) -> None:
-    """What the schema cannot say: the ablation, transfer and zero-shot runs use tasks that finetune.tasks
+    """What the schema cannot say: the ablation, transfer and zero-shot runs use tasks that runs.tasks
     downloads, and Figure 2's layer counts stop short of the full model (which the main runs are)."""
-    for group in ("ablation", "transfer", "zero_shot"):
-        for i, task in enumerate(params[group]["tasks"]):
-            if task not in params["finetune"]["tasks"]:
-                raise ParamsError(f"params.yaml: {group}.tasks.{i}: {task!r} is not in finetune.tasks; add it there")
+    for where, tasks in (("ablation.tasks", params["ablation"]["tasks"]), ("transfer.tasks", params["transfer"]["tasks"]),
+                         ("runs.zero_shot", params["runs"]["zero_shot"])):
+        for i, task in enumerate(tasks):
+            if task not in params["runs"]["tasks"]:
+                raise ParamsError(f"params.yaml: {where}.{i}: {task!r} is not in runs.tasks; add it there")
     n_layer = params["model"]["n_layer"]
     for i, layers in enumerate(params["transfer"]["layers"]):
         if layers >= n_layer:
@@ -91,11 +95,23 @@ def changed_leaves(before: dict, after: dict) -> dict:
     return changed
 
 
-def resolve(config: dict, path: Path = PARAMS_FILE) -> dict:
-    """Snakemake's config (params.yaml merged with --configfile/--config) with the profile applied
-    first and the user's own overrides, whatever differs from params.yaml, on top of it."""
+def resolve(overrides: dict, path: Path = PARAMS_FILE) -> dict:
+    """The values a Snakemake run uses: params.yaml with the selected profile applied, then the user's
+    overrides (--configfile and --config, Snakemake's `overwrite_config`) on top, every one of them, also
+    those equal to params.yaml's top-level value."""
     base = yaml.safe_load(Path(path).read_text())
-    return deep_merge(apply_profile(base, config.get("profile")), changed_leaves(base, config))
+    return deep_merge(apply_profile(base, overrides.get("profile")), overrides)
+
+
+def cli_flags(group: dict) -> str:
+    """A parameter group as command-line flags, `--key value ...`, exactly as DVC renders `${group}` in a
+    stage's cmd (dvc.parsing.interpolate.to_str), so that both orchestrators run the same command."""
+    flags = []
+    for key, value in group.items():
+        if isinstance(value, (bool, dict, list)) or value is None:
+            raise ParamsError(f"params.yaml: {key}: a stage flag takes a number or a string, not {value!r}")
+        flags.append(f"--{key} {shlex.quote(value) if isinstance(value, str) else value}")
+    return " ".join(flags)
 
 
 def leaf_items(tree: dict, prefix: str = "") -> list[tuple[str, object]]:
@@ -115,11 +131,24 @@ def dvc_set_params(path: Path = PARAMS_FILE, profile: str | None = None) -> list
     conditional stages."""
     raw = yaml.safe_load(Path(path).read_text())
     params = load(path, profile)
-    if params["finetune"]["init"] != "pretrained":
-        raise ParamsError(f"profile {params['profile']}: finetune.init {params['finetune']['init']} (the released "
+    if params["runs"]["init"] != "pretrained":
+        raise ParamsError(f"profile {params['profile']}: runs.init {params['runs']['init']} (the released "
                           "weights) runs under Snakemake only, dvc.yaml being the pretrained pipeline: "
                           f"`snakemake --cores all --config profile={params['profile']}`")
     changed = changed_leaves(raw, params)
     changed.pop("profiles", None)
     # JSON is YAML without spaces: each flag survives the shell's word splitting of $(gpt1 profile ...).
     return [f"-S {key}={json.dumps(value, separators=(',', ':'))}" for key, value in leaf_items(changed)]
+
+
+def profile_label() -> str:
+    """The selected profile's name, for MLflow tags and the tables' notes: a label, never a parameter, so that
+    renaming or copying a profile reruns nothing. The Snakefile exports it as GPT1_PROFILE; under DVC it is
+    params.yaml's `profile` key in the project DVC runs (`dvc exp run $(gpt1 profile NAME)` sets it)."""
+    if name := os.environ.get(PROFILE_ENV):
+        return name
+    root = Path(os.environ.get("DVC_ROOT", "."))
+    try:
+        return str(yaml.safe_load((root / "params.yaml").read_text()).get("profile", BASE_PROFILE))
+    except (OSError, AttributeError, yaml.YAMLError):
+        return BASE_PROFILE

@@ -1,6 +1,7 @@
 """MLflow tracking that can never cost a stage its outputs.
 
-One experiment (`gpt1`), one run per stage invocation, tagged with profile, stage and git commit. The
+One experiment (`gpt1`), one run per stage invocation, tagged with stage, git commit and the profile's
+name (gpt1.params.profile_label: a label, not a parameter). The
 store is `sqlite:///mlflow.db` in the working directory unless MLFLOW_TRACKING_URI says otherwise.
 Snakemake runs several stages at once: calls to a SQLite store take a file lock beside the database
 (MLflow's first call migrates the schema, which two processes must not do together) and retry while
@@ -51,13 +52,15 @@ def git_commit() -> str:
 class StageRun:
     """An MLflow run for one stage invocation; every method is a no-op once tracking has failed."""
 
-    def __init__(self, stage: str, profile: str, params: dict[str, Any], tags: dict[str, str] | None = None):
+    def __init__(self, stage: str, params: dict[str, Any], tags: dict[str, str] | None = None):
         self.stage = stage
         self.enabled = os.environ.get("GPT1_TRACKING", "1") != "0"
         self.run_id: str | None = None
         self._client = None
         if self.enabled:
-            all_tags = {"stage": stage, "profile": profile, "git_commit": git_commit(), **(tags or {})}
+            from gpt1.params import profile_label
+
+            all_tags = {"stage": stage, "profile": profile_label(), "git_commit": git_commit(), **(tags or {})}
             self._call("start the run", self._start, params, all_tags)
 
     def _start(self, params: dict[str, Any], tags: dict[str, str]) -> None:
@@ -112,9 +115,9 @@ class StageRun:
 
 
 @contextmanager
-def stage_run(stage: str, profile: str, params: dict[str, Any], tags: dict[str, str] | None = None) -> Iterator[StageRun]:
+def stage_run(stage: str, params: dict[str, Any], tags: dict[str, str] | None = None) -> Iterator[StageRun]:
     """A StageRun that ends FINISHED, FAILED or KILLED with the stage."""
-    run = StageRun(stage, profile, params, tags)
+    run = StageRun(stage, params, tags)
     try:
         yield run
     except KeyboardInterrupt:

@@ -3,9 +3,8 @@ import json
 import pytest
 import torch
 
-from gpt1.bench import QUICK, pad_to_context
-from gpt1.cli import main
-from gpt1.finetune import Encoded, TaskModel, collate, objective
+from benchmarks.bench import QUICK, main, pad_to_context
+from gpt1.training.finetune import Encoded, TaskModel, collate, objective
 from gpt1.model import GPT, GPTConfig, dropout
 from gpt1.tasks import TASKS
 
@@ -18,7 +17,7 @@ def bench_out(tmp_path_factory):
     pytest.importorskip("transformers")
     root = tmp_path_factory.mktemp("bench")
     threads = torch.get_num_threads()
-    main(["bench", "--quick", "--repeats", "2", "--threads", "1", "--device", "cpu",
+    main(["--quick", "--repeats", "2", "--threads", "1", "--device", "cpu",
           "--data-dir", str(root / "no-mirror"), "--out", str(root / "out")])
     assert torch.get_num_threads() == threads  # --threads holds for the bench only
     return root / "out"
@@ -79,13 +78,13 @@ def test_summary_names_the_figures_and_the_command(bench_out):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is here")
 def test_cuda_without_a_gpu_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="no CUDA device"):
-        main(["bench", "--quick", "--device", "cuda", "--out", str(tmp_path)])
+        main(["--quick", "--device", "cuda", "--out", str(tmp_path)])
 
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_bench_reports_mfu_against_a_bf16_peak(tmp_path):
-    main(["bench", "--quick", "--repeats", "2", "--device", "cuda", "--out", str(tmp_path)])
+    main(["--quick", "--repeats", "2", "--device", "cuda", "--out", str(tmp_path)])
     step = read(tmp_path, "pretrain_step.json")
     assert "bfloat16" in step["peak"]["method"] and 0 < step["mfu"] and step["machine"]["gpu"]
     assert read(tmp_path, "finetune.json")["gpt1_examples_per_s"] > 0

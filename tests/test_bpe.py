@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES
-from gpt1 import encode
-from gpt1.bpe import TASK_TOKENS, Tokenizer, train_bpe
+from gpt1.text import encode
+from gpt1.text.bpe import TASK_TOKENS, Tokenizer, train_bpe
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gpt1 import corpus
-from gpt1.corpus import (
+from gpt1.text import corpus
+from gpt1.text.corpus import (
     CORPORA,
     clean_document,
     prepare_corpus,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from gpt1.figures import build_figure2
+from gpt1.report.figure2 import build_figure2
 
 
 def record(task: str, metric: str, value: float, seed: int, n_layer: int = 4) -> dict:

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from gpt1.config import FinetuneConfig, GPTConfig, Variant
-from gpt1.finetune import (Encoded, TaskModel, collate, finetune, load_pretrained, lr_at, objective,
+from gpt1.training.finetune import (Encoded, TaskModel, collate, finetune, load_pretrained, lr_at, objective,
                            task_loss)
 from gpt1.model import GPT
 from gpt1.tasks import TASKS, Example
@@ -132,7 +132,7 @@ def test_only_no_aux_lm_turns_the_lm_objective_off():
 
 
 class WordTokenizer:
-    """One id per word of a fixed vocabulary, then the three task tokens (the interface of gpt1.tokenizers)."""
+    """One id per word of a fixed vocabulary, then the three task tokens (the interface of gpt1.text.tokenizers)."""
 
     def __init__(self, words: list[str]):
         self.ids = {w: i for i, w in enumerate(words)}

@@ -1,4 +1,4 @@
-"""gpt1.metrics.score against independent computations from each metric's definition (numpy only, plus
+"""gpt1.tasks.metrics.score against independent computations from each metric's definition (numpy only, plus
 scipy.stats.rankdata for tied ranks)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import rankdata
 
-from gpt1.metrics import score
+from gpt1.tasks.metrics import score
 from gpt1.tasks import METRICS
 
 TOL = 1e-12

@@ -11,14 +11,14 @@ import torch
 from conftest import FIXTURES, SHARED_DATA
 from gpt1 import cli, weights
 from gpt1.config import FinetuneConfig, GPTConfig
-from gpt1.figures import build_figure2
-from gpt1.finetune_stage import run_task
+from gpt1.report.figure2 import build_figure2
+from gpt1.stages.finetune import run_task
 from gpt1.model import GPT
-from gpt1.summary import build_summary, headline_metrics
-from gpt1.table5 import build_table5
-from gpt1.tables import build_tables
+from gpt1.report.summary import build_summary, headline_metrics
+from gpt1.report.table5 import build_table5
+from gpt1.report.tables import build_tables
 from gpt1.tasks import available_splits
-from gpt1.tokenizers import load_tokenizer
+from gpt1.text.tokenizers import load_tokenizer
 from test_orchestrators import snakemake_jobs
 from test_workflow import BIN, project_copy
 
@@ -128,7 +128,7 @@ def test_the_report_says_released_weights_and_reads_no_pretraining(tmp_path):
 
 
 def test_figure2_draws_the_released_weights_zero_shot_score(tmp_path):
-    point = {"step": None, "value": 0.75}  # gpt1.zero_shot's one point for an imported checkpoint
+    point = {"step": None, "value": 0.75}  # gpt1.tasks.zero_shot's one point for an imported checkpoint
     (tmp_path / "zero_shot").mkdir()
     (tmp_path / "zero_shot" / "sst2.json").write_text(json.dumps(
         {"task": "sst2", "status": "done", "metric": "accuracy", "chance": 0.5, "split": "dev", "n": 4, "points": [point]}

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT, SHARED_DATA
 from gpt1 import cli
-from gpt1.openai_tokenizer import ENCODER_FILE, MERGES_FILE, OpenAITokenizer, text_standardize
+from gpt1.text.openai_tokenizer import ENCODER_FILE, MERGES_FILE, OpenAITokenizer, text_standardize
 
 RELEASED_VOCAB = SHARED_DATA / "openai-gpt" / "model"
 RTE_DEV = SHARED_DATA / "glue" / "RTE" / "dev.tsv"
@@ -108,7 +108,7 @@ def test_cli_tokenize_openai_prints_one_line_per_input_line(tiny_vocab):
 def test_cli_tokenize_sentencepiece(tmp_path, monkeypatch, capsys):
     from io import StringIO
 
-    from gpt1.bpe import Tokenizer, train_bpe
+    from gpt1.text.bpe import Tokenizer, train_bpe
 
     books = "\n".join(p.read_text(encoding="utf-8") for p in sorted((FIXTURES / "books").glob("*.txt")))
     paragraphs = [" ".join(block.split()) for block in books.split("\n\n") if block.strip()]

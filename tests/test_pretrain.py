@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gpt1.config import GPTConfig, PretrainConfig
-from gpt1.pretrain import CHECKPOINT, batch_offsets, lr_at, pretrain, total_steps
+from gpt1.training.pretrain import CHECKPOINT, batch_offsets, lr_at, pretrain, total_steps
 
 TINY = GPTConfig(vocab_size=64, n_ctx=16, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
 

@@ -1,4 +1,4 @@
-"""gpt1.paper against PAPER.md, and the tables gpt1.tables builds from metrics files."""
+"""gpt1.report.paper against PAPER.md, and the tables gpt1.report.tables builds from metrics files."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gpt1.paper import (
+from gpt1.report.paper import (
     GLUE_BEST_EARLIER, GLUE_COMPONENTS, GLUE_SCORE, TABLE5_COLUMNS, TABLE5_ROWS, TABLES,
 )
-from gpt1.table5 import build_table5
-from gpt1.tables import ROWS, build_tables
+from gpt1.report.table5 import build_table5
+from gpt1.report.tables import ROWS, build_tables
 from gpt1.tasks.registry import TASKS
 
 PAPER_MD = Path(__file__).resolve().parent.parent.parent / "shared" / "PAPER.md"

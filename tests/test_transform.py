@@ -1,4 +1,4 @@
-"""The input transformations of gpt1/transform.py (PAPER.md, "Input transformations"): exact token layouts
+"""The input transformations of gpt1/tasks/transform.py (PAPER.md, "Input transformations"): exact token layouts
 for the four task kinds, and truncation to the context (the first segment is shortened, keeping its last
 tokens; the hypothesis / answer is cut only when it alone does not fit)."""
 
@@ -9,7 +9,7 @@ import itertools
 import pytest
 
 from gpt1.tasks import Example
-from gpt1.transform import TaskTokens, pair, sequences, single, truncate_pair
+from gpt1.tasks.transform import TaskTokens, pair, sequences, single, truncate_pair
 
 TOK = TaskTokens(start=1, delimiter=2, extract=3)
 SPECIAL = {TOK.start, TOK.delimiter, TOK.extract}

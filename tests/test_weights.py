@@ -7,7 +7,7 @@ import torch
 
 from conftest import SHARED_DATA
 from gpt1 import cli, weights
-from gpt1.finetune import load_pretrained
+from gpt1.training.finetune import load_pretrained
 from gpt1.model import GPT, GPTConfig
 
 transformers = pytest.importorskip("transformers")

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from gpt1 import zero_shot
+from gpt1.tasks import zero_shot
 from gpt1.tasks import Example
 
 WORDS = ["<pad>", "a", "b", "very", "positive", "negative", "x"]

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gpt1.metrics import score
+from gpt1.tasks.metrics import score
 from gpt1.tasks import Example
 
 # Each heuristic's metric and the score of guessing (drawn as a dashed line in the figure).
@@ -122,13 +122,13 @@ def run_heuristic(task: str, model, encode: Callable, splits: dict[str, list[Exa
         return sst2(model, encode, splits["evaluate"], n_ctx)
     if task == "race":
         return race(model, encode, splits["evaluate"], n_ctx)
-    raise ValueError(f"zero_shot.tasks: no zero-shot heuristic for {task!r}; choose from {', '.join(METRICS)}")
+    raise ValueError(f"runs.zero_shot: no zero-shot heuristic for {task!r}; choose from {', '.join(METRICS)}")
 
 
 def score_snapshots(
     task: str, data_dir, available: list[str], snapshots: list, tokenizer, max_examples: int, seed: int, tracker=None
 ) -> dict:
-    """The heuristic's score on every pretraining snapshot (files written by gpt1.pretrain, oldest first):
+    """The heuristic's score on every pretraining snapshot (files written by gpt1.training.pretrain, oldest first):
     the record the zero_shot stage writes. Evaluates on dev (test when there is no dev). A checkpoint of
     the released weights (gpt1.weights) scores as one point whose step is None: its updates are unknown."""
     from gpt1.model import GPT, GPTConfig

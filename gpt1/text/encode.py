@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from gpt1.bpe import Tokenizer
+from gpt1.text.bpe import Tokenizer
 from gpt1.files import atomic_write_json
 
 log = logging.getLogger(__name__)

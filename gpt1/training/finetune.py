@@ -6,8 +6,6 @@ A checkpoint after every epoch lets a rerun resume, as in pretraining.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import time
@@ -22,15 +20,15 @@ from tqdm import tqdm
 
 from gpt1.config import FinetuneConfig, GPTConfig, Variant
 from gpt1.device import mixed_precision, resolve_device
-from gpt1.files import atomic_save
-from gpt1.metrics import score
 from gpt1.model import GPT, decay_groups
 from gpt1.tasks import Example, Task
-from gpt1.transform import TaskTokens, sequences
+from gpt1.tasks.metrics import score
+from gpt1.tasks.transform import TaskTokens, sequences
+from gpt1.training import checkpoint
+from gpt1.training.schedules import warmup_linear
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
 LOG_EVERY = 10  # updates between training-loss points in MLflow
 
 
@@ -108,24 +106,17 @@ def collate(batch: list[Encoded], device: torch.device) -> tuple[torch.Tensor, t
     return idx.to(device), extract.to(device), labels.to(device), len(batch[0].seqs)
 
 
-def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int) -> float:
-    """Linear warm-up over `warmup_steps`, then linear decay to 0 at `total_steps` (update `step` is 1-based)."""
-    if step <= warmup_steps:
-        return max_lr * step / max(1, warmup_steps)
-    return max_lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-
-def load_pretrained(checkpoint: Path, device: torch.device, variant_name: str = "full") -> tuple[GPT, Variant, dict]:
+def load_pretrained(weights: Path, device: torch.device, variant_name: str = "full") -> tuple[GPT, Variant, dict]:
     """The GPT to fine-tune, shaped as the checkpoint, with the pretrained weights its variant transfers
     (all of them, none, or the embeddings and the first K blocks); the rest keep the fresh N(0, 0.02) init."""
-    state = torch.load(checkpoint, map_location=device, weights_only=True)
+    state = torch.load(weights, map_location=device, weights_only=True)
     gpt = GPT(GPTConfig(**state["model_config"]))
     variant = Variant.parse(variant_name, gpt.config.n_layer)
     transferred = {k: v for k, v in state["model"].items() if variant.transfers(k)}
     loaded = gpt.load_state_dict(transferred, strict=False)
     missing = [k for k in loaded.missing_keys if variant.transfers(k)]
     if missing or loaded.unexpected_keys:
-        raise ValueError(f"{checkpoint}: its weights do not fit a GPT of its own config (missing {missing[:3]}, "
+        raise ValueError(f"{weights}: its weights do not fit a GPT of its own config (missing {missing[:3]}, "
                          f"unexpected {loaded.unexpected_keys[:3]}): is it a gpt1 checkpoint?")
     return gpt.to(device), variant, state
 
@@ -153,17 +144,16 @@ def evaluate(model: TaskModel, task: Task, data: list[Encoded], batch_size: int,
     return result
 
 
-def run_key(task: Task, cfg: FinetuneConfig, checkpoint: Path, n_train: int) -> str:
+def run_key(task: Task, cfg: FinetuneConfig, pretrained: Path, n_train: int) -> str:
     settings = {k: v for k, v in asdict(cfg).items() if k != "device"}
-    blob = json.dumps([task.id, settings, str(checkpoint), checkpoint.stat().st_mtime_ns, n_train], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return checkpoint.run_key(task.id, settings, str(pretrained), pretrained.stat().st_mtime_ns, n_train)
 
 
 def finetune(
     task: Task,
     train: list[Example],
     evals: dict[str, list[Example]],
-    checkpoint: Path,
+    weights: Path,
     tokenizer,
     cfg: FinetuneConfig,
     work_dir: Path,
@@ -173,9 +163,9 @@ def finetune(
     device = resolve_device(cfg.device)
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    gpt, variant, pretrained = load_pretrained(checkpoint, device, cfg.variant)
+    gpt, variant, pretrained = load_pretrained(weights, device, cfg.variant)
     if tokenizer.vocab_size > gpt.config.vocab_size:
-        raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens, {checkpoint}'s model only "
+        raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens, {weights}'s model only "
                          f"{gpt.config.vocab_size}: pass the tokenizer the checkpoint was trained or imported with")
     lm_coef = cfg.lm_coef if variant.aux_lm else 0.0
     model = TaskModel(gpt, task.kind, n_outputs(task), cfg.clf_dropout).to(device)
@@ -189,8 +179,8 @@ def finetune(
     per_epoch = math.ceil(len(train_data) / cfg.batch_size)
     total = per_epoch * cfg.epochs
     warmup = max(1, round(cfg.warmup * total))
-    key = run_key(task, cfg, checkpoint, len(train_data))
-    first_epoch, curves = resume(work_dir / CHECKPOINT, key, model, optimizer, device)
+    key = run_key(task, cfg, weights, len(train_data))
+    first_epoch, curves = checkpoint.resume(work_dir / checkpoint.FILE, key, model, optimizer, device)
 
     step = first_epoch * per_epoch
     bar = tqdm(total=total, initial=step, desc=f"finetune {task.id}", unit="step", disable=None)
@@ -199,7 +189,7 @@ def finetune(
         losses = []
         for i in range(0, len(order), cfg.batch_size):
             step += 1
-            lr = lr_at(step, cfg.lr, warmup, total)
+            lr = warmup_linear(step, cfg.lr, warmup, total)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = collate([train_data[j] for j in order[i : i + cfg.batch_size]], device)
@@ -218,7 +208,7 @@ def finetune(
                 if tracker:
                     tracker.log_metrics({"train_loss": point["train_loss"], "lr": lr}, step)
         log.info("%s epoch %d: train loss %.4f", task.id, epoch + 1, float(np.mean(losses)))
-        save_checkpoint(work_dir / CHECKPOINT, key, model, optimizer, epoch + 1, curves)
+        checkpoint.save(work_dir / checkpoint.FILE, key, model, optimizer, epoch + 1, curves)
     bar.close()
 
     # Evaluated once, after training, as the paper reports: no model selection on dev or test.
@@ -233,23 +223,3 @@ def finetune(
         "source": pretrained.get("source"),  # "openai-gpt" for the imported released weights (gpt1.weights)
         "wall_s": time.perf_counter() - started,
     }
-
-
-def save_checkpoint(path: Path, key: str, model: TaskModel, optimizer, epochs_done: int, curves: list[dict]) -> None:
-    atomic_save({"run_key": key, "epochs_done": epochs_done, "model": model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "curves": curves, "rng": torch.get_rng_state()}, path)
-
-
-def resume(path: Path, key: str, model: TaskModel, optimizer, device: torch.device) -> tuple[int, list[dict]]:
-    """(epochs already done, curves so far) from this run's checkpoint, or (0, [])."""
-    if not path.exists():
-        return 0, []
-    state = torch.load(path, map_location=device, weights_only=True)
-    if state.get("run_key") != key:
-        log.warning("%s is from a run with other settings; starting afresh", path)
-        return 0, []
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["rng"].cpu())
-    log.info("resuming from %s after epoch %d", path, state["epochs_done"])
-    return state["epochs_done"], state["curves"]

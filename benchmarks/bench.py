@@ -1,4 +1,4 @@
-"""`gpt1 bench`: gpt1 measured against transformers and the hardware, side by side in one process.
+"""`python -m benchmarks.bench`: gpt1 measured against transformers and the hardware, side by side in one process.
 
 Writes to `--out`:
 
@@ -267,8 +267,8 @@ def bench_finetune(sizes: Sizes, device, repeats: int, bpe_model: Path, data_dir
     import numpy as np
     import torch
 
-    from gpt1.bpe import Tokenizer
-    from gpt1.finetune import TaskModel, collate, encode_examples, n_outputs, objective
+    from gpt1.text.bpe import Tokenizer
+    from gpt1.training.finetune import TaskModel, collate, encode_examples, n_outputs, objective
     from gpt1.model import GPT
     from gpt1.tasks import get_task
 
@@ -351,7 +351,7 @@ def write_corpus(paragraphs: Callable[[], Iterator[str]], mb: float, directory: 
 
 def book_paragraphs(books: list[Path]) -> Callable[[], Iterator[str]]:
     """The books' cleaned paragraphs (corpus.clean_document), cleaned once and replayed on every call."""
-    from gpt1.corpus import clean_document
+    from gpt1.text.corpus import clean_document
 
     cleaned: list[list[str]] = []
 
@@ -368,8 +368,8 @@ def encode_child() -> None:
     """In a child process (argv: bpe model, corpus dir, out dir, or `--load-only`): encode the corpus and
     print the seconds it took and the process's peak memory, as JSON. `--load-only` only loads the
     tokenizer: the footprint before any text."""
-    from gpt1.bpe import Tokenizer
-    from gpt1.encode import encode_corpus
+    from gpt1.text.bpe import Tokenizer
+    from gpt1.text.encode import encode_corpus
 
     bpe_model, corpus_dir, out_dir = (Path(a) for a in sys.argv[1:4])
     result: dict = {"seconds": 0.0, "tokens": 0}
@@ -397,7 +397,7 @@ def peak_rss() -> int:
 
 def run_child(args: list[str]) -> dict:
     """Run `encode_child` in a fresh interpreter; its JSON."""
-    code = "from gpt1.bench import encode_child; encode_child()"
+    code = "from benchmarks.bench import encode_child; encode_child()"
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, env=env, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -405,8 +405,8 @@ def run_child(args: list[str]) -> dict:
 
 def bench_bpe(sizes: Sizes, data_dir: Path, work: Path) -> tuple[dict, Path]:
     """BPE training on the smaller corpus; encoding of both; returns the figures and the trained model."""
-    from gpt1.bpe import train_bpe
-    from gpt1.encode import CHUNK_CHARS
+    from gpt1.text.bpe import train_bpe
+    from gpt1.text.encode import CHUNK_CHARS
 
     books = sorted((data_dir / BOOKS).glob("*.txt"))
     source, note = str(data_dir / BOOKS), ""
@@ -455,7 +455,7 @@ def bench_bpe(sizes: Sizes, data_dir: Path, work: Path) -> tuple[dict, Path]:
         "encoding": encodings,
         "peak_rss_growth": encodings[-1]["peak_rss_bytes"] / encodings[0]["peak_rss_bytes"],
         "baseline_rss_mb": baseline_rss / 2**20,
-        "baseline": "a child that only imports gpt1.encode and loads the tokenizer",
+        "baseline": "a child that only imports gpt1.text.encode and loads the tokenizer",
         "peak_memory_method": "each encoding runs encode_corpus in a fresh child process, which reports its VmHWM",
         "books": source,
         "books_cleaned_bytes": book_bytes,
@@ -526,7 +526,7 @@ def _run(out_dir: Path, repeats: int, threads: int | None, quick: bool, device_n
         raise ValueError("--device cuda, but torch sees no CUDA device here")
     if device.type == "cpu":
         tune_cpu_allocator()  # as `gpt1 pretrain` does; both models share the process, so both gain
-    command = shlex.join(["gpt1", "bench", "--out", str(out_dir), "--repeats", str(repeats),
+    command = shlex.join(["python", "-m", "benchmarks.bench", "--out", str(out_dir), "--repeats", str(repeats),
                           *(["--threads", str(threads)] if threads else []), *(["--quick"] if quick else []),
                           "--device", device_name, *(["--data-dir", str(data_dir)] if data_dir else [])])
     data_dir = data_dir or default_data_dir()
@@ -631,3 +631,28 @@ def summary(pretrain: dict, finetune: dict, bpe: dict, about: dict, command: str
         "",
     ]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The bench's command line; run it from the repository root: `python -m benchmarks.bench --out DIR`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.splitlines()[0],
+                                     epilog="Needs the dev extra (transformers) and the test fixtures.")
+    parser.add_argument("--out", type=Path, required=True, help="directory for the JSON files and summary.md")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per contender; medians are reported")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for tests")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--data-dir", type=Path, help="data mirror with glue/SST-2 and books/british-novels "
+                        "(default: $GPT1_DATA_MIRROR, else ../shared/data; the test fixtures when absent)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        run_bench(args.out, args.repeats, args.threads, args.quick, args.device, args.data_dir)
+    except ValueError as error:
+        sys.exit(f"bench: {error}")
+
+
+if __name__ == "__main__":
+    main()

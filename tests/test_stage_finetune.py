@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from conftest import FIXTURES
-from gpt1.bpe import train_bpe
+from gpt1.text.bpe import train_bpe
 from gpt1.config import FinetuneConfig, GPTConfig
-from gpt1.finetune_stage import run_task
+from gpt1.stages.finetune import run_task
 from gpt1.model import GPT
 from gpt1.tasks import available_splits
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from statistics import mean, stdev
 
 from gpt1.files import atomic_write_bytes, atomic_write_json
-from gpt1.tables import load_records
+from gpt1.report.tables import load_records
 from gpt1.tasks import TASKS
 
 NAMES = {"cola": "CoLA", "sst2": "SST-2", "race": "RACE", "mnli": "MNLI"}
@@ -70,7 +70,7 @@ def plot(transfer: dict[str, list[dict]], zero_shot: dict[str, dict], profile: s
     for task, record in zero_shot.items():
         label = f"{NAMES.get(task, task)} {record['metric']}"
         steps, values = [p["step"] for p in record["points"]], [p["value"] for p in record["points"]]
-        if steps == [None]:  # the released weights (gpt1.zero_shot): one score, no updates to place it at
+        if steps == [None]:  # the released weights (gpt1.tasks.zero_shot): one score, no updates to place it at
             line = right.axhline(values[0], label=f"{label}, released weights")
         else:
             line = right.plot(steps, values, marker="o", label=label)[0]

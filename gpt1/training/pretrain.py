@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -28,25 +27,18 @@ from tqdm import tqdm
 
 from gpt1.config import GPTConfig, PretrainConfig
 from gpt1.device import mixed_precision, resolve_device, tune_cpu_allocator
-from gpt1.encode import load_tokens
 from gpt1.files import atomic_save, atomic_write_json, atomic_write_text
 from gpt1.model import GPT, perplexity
+from gpt1.text.encode import load_tokens
+from gpt1.training import checkpoint
+from gpt1.training.schedules import warmup_cosine
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
 SNAPSHOTS = "snapshots"
 # Snapshots gather here while training runs and become SNAPSHOTS at the end. Snakemake and DVC delete a
-# stage's declared outputs (SNAPSHOTS) when it fails or reruns; this folder, like CHECKPOINT, survives.
+# stage's declared outputs (SNAPSHOTS) when it fails or reruns; this folder, like the checkpoint, survives.
 PARTIAL_SNAPSHOTS = "snapshots.partial"
-
-
-def lr_at(step: int, max_lr: float, warmup_steps: int, total_steps: int) -> float:
-    """The paper's schedule for update `step` (1-based): linear warm-up from 0, then cosine to 0."""
-    if step <= warmup_steps:
-        return max_lr * step / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return max_lr * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def total_steps(cfg: PretrainConfig, train_tokens: int, n_ctx: int) -> int:
@@ -77,9 +69,12 @@ class Runtime:
         return self.rank == 0
 
 
-def setup_runtime(device: str) -> Runtime:
+def setup_runtime(device: str, processes: int) -> Runtime:
     """One process, or one of torchrun's (it sets WORLD_SIZE, RANK and LOCAL_RANK)."""
     world = int(os.environ.get("WORLD_SIZE", 1))
+    if world != processes:
+        raise ValueError(f"pretrain.processes is {processes} but this run has {world} process(es): start it with "
+                         f"`torchrun --nproc-per-node {processes}`, or set pretrain.processes to {world}")
     if world == 1:
         return Runtime(0, 1, resolve_device(device))
     if resolve_device(device).type == "cuda":
@@ -93,9 +88,8 @@ def setup_runtime(device: str) -> Runtime:
 
 def run_key(model_cfg: GPTConfig, cfg: PretrainConfig, meta: dict) -> str:
     """What a checkpoint must match to be resumed: everything that changes the trained weights."""
-    train = {k: v for k, v in asdict(cfg).items() if k not in ("device", "compile", "log_interval", "snapshot_interval")}
-    blob = json.dumps([model_cfg.to_dict(), train, meta], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    ignored = ("device", "compile", "log_interval", "snapshot_interval", "processes")
+    return checkpoint.run_key(model_cfg.to_dict(), {k: v for k, v in asdict(cfg).items() if k not in ignored}, meta)
 
 
 @torch.no_grad()
@@ -130,7 +124,7 @@ def pretrain(
     `stop_after` ends the run after that many updates, as an interruption would, leaving only the
     checkpoint; the next call resumes from it. Returns the final metrics (None when stopped early).
     """
-    rt = setup_runtime(cfg.device)
+    rt = setup_runtime(cfg.device, cfg.processes)
     meta = json.loads((tokens_dir / "meta.json").read_text())
     train_tokens, val_tokens = load_tokens(tokens_dir / "train.bin"), load_tokens(tokens_dir / "val.bin")
     if model_cfg.vocab_size != meta["vocab_size"]:
@@ -166,7 +160,7 @@ def pretrain(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     key = run_key(model_cfg, cfg, meta)
-    start, history = resume(out_dir / CHECKPOINT, key, model, optimizer, rt)
+    start, history = checkpoint.resume(out_dir / checkpoint.FILE, key, model, optimizer, rt.device, announce=rt.main)
     train_model = torch.compile(model, mode=cfg.compile) if cfg.compile != "none" else model
     if rt.world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(train_model)
@@ -179,7 +173,7 @@ def pretrain(
         shutil.rmtree(out_dir / PARTIAL_SNAPSHOTS, ignore_errors=True)  # left by a run that was not resumed
         save_snapshot(out_dir, model, 0)
     for step in range(start + 1, steps + 1):
-        lr = lr_at(step, cfg.lr, cfg.warmup_steps, steps)
+        lr = warmup_cosine(step, cfg.lr, cfg.warmup_steps, steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
         torch.manual_seed(cfg.seed + 1_000_003 * step + rt.rank)  # dropout masks depend on (step, rank) only
@@ -227,7 +221,7 @@ def pretrain(
                     tracker.log_metrics({"val_loss": val_loss, "val_ppl": perplexity(val_loss)}, step)
         if validate or step == stop_after:
             if rt.main:
-                save_checkpoint(out_dir / CHECKPOINT, key, model, optimizer, step, history)
+                checkpoint.save(out_dir / checkpoint.FILE, key, model, optimizer, step, history)
             if rt.world > 1:
                 dist.barrier()
         if step == stop_after:
@@ -248,40 +242,6 @@ def save_snapshot(out_dir: Path, model: GPT, step: int) -> None:
     """The weights after `step` updates (0: the initialisation), for scoring pretraining as it goes."""
     snapshot = {"model_config": model.config.to_dict(), "model": model.state_dict(), "step": step}
     atomic_save(snapshot, out_dir / PARTIAL_SNAPSHOTS / f"step{step:07d}.pt")
-
-
-def save_checkpoint(path: Path, key: str, model: GPT, optimizer, step: int, history: list[dict]) -> None:
-    atomic_save(
-        {
-            "run_key": key,
-            "step": step,
-            "model_config": model.config.to_dict(),
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "history": history,
-            "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
-        },
-        path,
-    )
-
-
-def resume(path: Path, key: str, model: GPT, optimizer, rt: Runtime) -> tuple[int, list[dict]]:
-    """Load the checkpoint if it belongs to this run; return (updates done, history so far)."""
-    if not path.exists():
-        return 0, []
-    state = torch.load(path, map_location=rt.device, weights_only=True)
-    if state.get("run_key") != key:
-        if rt.main:
-            log.warning("%s is from a run with other settings; starting afresh", path)
-        return 0, []
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["rng"]["torch"].cpu())
-    if state["rng"]["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
-    if rt.main:
-        log.info("resuming from %s at update %d", path, state["step"])
-    return state["step"], state["history"]
 
 
 def finish(

@@ -6,7 +6,7 @@ text (so "Mr." stays one word), and each word lower-cased and cut by the 40,000 
 word's last symbol marked with "</w>". The three task tokens follow the 40,478 BPE tokens, as train.py
 appended them: ids 40478-40480 (start, delimiter, extract).
 
-`OpenAITokenizer` has the interface of gpt1.bpe.Tokenizer.
+`OpenAITokenizer` has the interface of gpt1.text.bpe.Tokenizer.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The paper's Tables 2, 3 and 4 with our numbers beside the paper's: Markdown, CSV and LaTeX.
 
 `build_tables` reads the finetune stage's metrics files (`results/metrics/*.json`, one record per task
-and seed; see gpt1.finetune_stage) and writes `table2|3|4.{md,csv,tex}` and `tables.json`. Each table has
+and seed; see gpt1.stages.finetune) and writes `table2|3|4.{md,csv,tex}` and `tables.json`. Each table has
 four rows: the best earlier result (with its method), GPT-1 as published, ours, and ours minus the paper.
 A column whose task did not run says "not run", and a footnote gives the reason from its metrics file;
 no number is ever filled in. Values in metrics files are fractions; the tables show percentages.
@@ -18,7 +18,7 @@ from statistics import mean, stdev
 import pandas as pd
 
 from gpt1.files import atomic_write_json, atomic_write_text
-from gpt1.paper import GLUE_COMPONENTS, TABLES, Column, Table
+from gpt1.report.paper import GLUE_COMPONENTS, TABLES, Column, Table
 
 ROWS = ("Best earlier (method)", "GPT-1 (paper)", "gpt1 (ours)", "Difference (ours - paper)")
 NOT_RUN = "not run"
@@ -27,7 +27,7 @@ DASH = "–"
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "matthews": "Matthews corr.", "pearson": "Pearson",
                 "spearman": "Spearman", "glue": "score (ours, defined below)"}
 GLUE_TASKS = frozenset(task for task, _, _ in GLUE_COMPONENTS)
-# What a run's weights started from: its record's `init` (gpt1.finetune_stage); records without one came
+# What a run's weights started from: its record's `init` (gpt1.stages.finetune); records without one came
 # from pretraining.
 INITIALISATIONS = {
     "pretrained": "weights pretrained by gpt1 on the profile's corpus (the pretrain stage's model.pt)",
@@ -254,7 +254,7 @@ def to_latex(table: Table, frame: pd.DataFrame, foot: list[str], lines: list[str
     )
     notes_tex = [latex_escape(line) for line in foot + lines]
     return "\n".join([
-        "% Written by gpt1.tables; do not edit.",
+        "% Written by gpt1.report.tables; do not edit.",
         r"\begin{table}[ht]",
         r"\centering",
         rf"\caption{{Table {table.number}: {latex_escape(table.title)}}}",

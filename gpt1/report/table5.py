@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from gpt1.files import atomic_write_json, atomic_write_text
-from gpt1.paper import TABLE5_COLUMNS, TABLE5_ROWS, Table
-from gpt1.tables import (
+from gpt1.report.paper import TABLE5_COLUMNS, TABLE5_ROWS, Table
+from gpt1.report.tables import (
     DASH, Measure, difference, initialisation_line, load_records, mean_of_columns, measure, ours_text, to_latex,
     to_markdown,
 )

@@ -1,0 +1,29 @@
+"""What the stages' command lines share: a parameter group as required flags, and the flags as MLflow params."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+FIELD_TYPES = {"int": int, "float": float, "str": str}
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls: type, group: str) -> None:
+    """One required flag per params.yaml key of a config dataclass: `--n_layer` (as DVC renders `${model}`),
+    also spelled `--n-layer`. No default: a key the orchestrator did not pass is an error naming it."""
+    for field in dataclasses.fields(cls):
+        if field.name in getattr(cls, "NOT_PARAMS", ()):
+            continue
+        spellings = dict.fromkeys([f"--{field.name}", f"--{field.name.replace('_', '-')}"])
+        parser.add_argument(*spellings, dest=field.name, type=FIELD_TYPES[field.type], required=True,
+                            metavar=field.type.upper(), help=f"params.yaml: {group}.{field.name}")
+
+
+def config_from_args(cls: type, args: argparse.Namespace, **per_run):
+    names = {f.name for f in dataclasses.fields(cls)} - set(per_run)
+    return cls(**{name: getattr(args, name) for name in names}, **per_run)
+
+
+def mlflow_params(args: argparse.Namespace) -> dict:
+    """The flags a stage ran with, as MLflow params (the CLI's own bookkeeping left out)."""
+    return {k: v for k, v in vars(args).items() if k not in ("command", "run", "log_file") and v is not None}

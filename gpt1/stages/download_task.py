@@ -1,0 +1,35 @@
+"""Download (or copy from the mirror) one task's data; status.json says what is there."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from gpt1.stages.common import mlflow_params
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from gpt1.tasks.registry import TASKS
+
+    parser.add_argument("--task", required=True, choices=list(TASKS))
+    parser.add_argument("--out-dir", type=Path, required=True, help="writes data/ and status.json here")
+
+
+def run(args: argparse.Namespace) -> None:
+    from gpt1 import tasks, tracking
+    from gpt1.files import atomic_write_json
+
+    data_dir = args.out_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with tracking.stage_run("download_task", mlflow_params(args), tags={"task": args.task}) as run:
+        try:
+            tasks.download_task(args.task, data_dir)
+            status = {"task": args.task, "status": "ok", "splits": tasks.available_splits(args.task, data_dir)}
+        except tasks.TaskDataMissing as missing:  # the other tasks carry on; fine-tuning reports "not run"
+            log.warning("%s", missing)
+            status = {"task": args.task, "status": "missing", "reason": str(missing), "splits": []}
+        run.set_tag("splits", ",".join(status["splits"]) or "none")
+    atomic_write_json(args.out_dir / "status.json", status)

@@ -1,0 +1,24 @@
+"""Draw Figure 2: layers transferred, and zero-shot scores over pretraining."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gpt1.stages.common import mlflow_params
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-dir", type=Path, required=True, help="holds full/ and transfer/layers<K>/")
+    parser.add_argument("--zero-shot-dir", type=Path, required=True)
+    parser.add_argument("--out-dir", type=Path, required=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    from gpt1 import tracking
+    from gpt1.params import profile_label
+    from gpt1.report.figure2 import build_figure2
+
+    with tracking.stage_run("figure2", mlflow_params(args)) as run:
+        for path in build_figure2(args.metrics_dir, args.zero_shot_dir, args.out_dir, profile_label()):
+            run.log_artifact(path)

@@ -1,0 +1,144 @@
+"""Fine-tune the pretrained model on one task and evaluate it; write its metrics record and curve.
+
+A task whose data is missing (Story Cloze without registration) or is only a format slice in the mirror
+gets a metrics record that says "not run" and why; the workflow carries on with the other tasks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+from pathlib import Path
+
+from gpt1.text.tokenizers import TOKENIZER_HELP
+from gpt1.config import FinetuneConfig
+from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
+
+log = logging.getLogger(__name__)
+
+# The split each task reports, in order of preference (the first one present is the table's); the rest
+# are evaluated too. Story Cloze is tested as the released code did, on the 2016 test set.
+REPORTED_SPLITS = {"story_cloze": ("test", "dev"), "race": ("test", "dev")}
+CURVE_FIELDS = ("step", "epoch", "train_loss", "lr")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from gpt1.tasks.registry import TASKS
+
+    parser.add_argument("--task", required=True, choices=list(TASKS))
+    parser.add_argument("--seed", type=int, required=True, help="one of params.yaml's runs.seeds")
+    parser.add_argument("--variant", required=True,
+                        help="full, no_pretraining, no_aux_lm or layers<K> (gpt1.config.Variant)")
+    parser.add_argument("--task-dir", type=Path, required=True, help="download-task's --out-dir")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="the pretrained (or imported) model.pt")
+    parser.add_argument("--tokenizer", type=Path, required=True, help=TOKENIZER_HELP)
+    parser.add_argument("--out", type=Path, required=True, help="the metrics JSON to write")
+    parser.add_argument("--curves", type=Path, required=True, help="the training-loss curve (CSV) to write")
+    parser.add_argument("--work-dir", type=Path, required=True, help="where the resumable checkpoint lives")
+    add_config_flags(parser, FinetuneConfig, "finetune")
+
+
+def run(args: argparse.Namespace) -> None:
+    import json
+
+    from gpt1 import tracking
+
+    cfg = config_from_args(FinetuneConfig, args, seed=args.seed, variant=args.variant)
+    status = json.loads((args.task_dir / "status.json").read_text())
+    tags = {"task": args.task, "seed": str(cfg.seed), "ablation": cfg.variant}  # full, no_pretraining, ...
+    with tracking.stage_run("finetune", mlflow_params(args), tags=tags) as run:
+        run_task(args.task, args.task_dir / "data", status, args.checkpoint, args.tokenizer, cfg, args.out,
+                 args.work_dir, run, curves_out=args.curves)
+
+
+def run_task(
+    task_id: str, data_dir: Path, status: dict, checkpoint: Path, tokenizer: Path, cfg: FinetuneConfig,
+    out: Path, work_dir: Path, tracker=None, curves_out: Path | None = None,
+) -> None:
+    """Fine-tune and evaluate `task_id`, or say why not; write its metrics record to `out` and its training
+    curve to `curves_out`. `tokenizer`: a sentencepiece model file or OpenAI's vocabulary folder
+    (gpt1.text.tokenizers.load_tokenizer)."""
+    from gpt1.files import atomic_write_json
+    from gpt1.params import profile_label
+    from gpt1.tasks import TASKS, read_split
+    from gpt1.text.tokenizers import load_tokenizer
+    from gpt1.training.finetune import finetune
+
+    task = TASKS[task_id]
+    if status["status"] != "ok":
+        return not_run(task_id, status["reason"], out, cfg, curves_out)
+    splits = status["splits"]
+    eval_splits = [s for s in REPORTED_SPLITS.get(task_id, ("dev",)) if s in splits]
+    if "train" not in splits or not eval_splits:
+        reason = f"no {'training' if 'train' not in splits else 'labelled evaluation'} data in {data_dir}"
+        return not_run(task_id, reason, out, cfg, curves_out)
+    train = read_split(task_id, "train", data_dir)
+    if len(train) < cfg.min_train_examples:
+        reason = (f"only {len(train)} training examples in {data_dir} (a format slice?); "
+                  f"finetune.min_train_examples is {cfg.min_train_examples}")
+        return not_run(task_id, reason, out, cfg, curves_out)
+    available = len(train)
+    if cfg.max_train_examples and available > cfg.max_train_examples:
+        train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
+    evals = {split: read_split(task_id, split, data_dir) for split in eval_splits}
+
+    result = finetune(task, train, evals, checkpoint, load_tokenizer(tokenizer), cfg, work_dir, tracker)
+    record = {
+        "task": task_id,
+        "status": "done",
+        "profile": profile_label(),
+        "split": eval_splits[0],
+        "metrics": result["results"][eval_splits[0]]["metrics"],
+        "results": result["results"],
+        "n_train": result["n_train"],
+        "n_train_available": available,
+        "updates": result["updates"],
+        "n_layer": result["n_layer"],
+        "seed": cfg.seed,
+        "lm_coef": cfg.lm_coef,
+        "variant": cfg.variant,
+        "checkpoint": str(checkpoint),
+        "init": initialisation(result["source"]),
+        "pretrain_run_id": result["pretrain_run_id"],
+        "wall_s": round(result["wall_s"], 1),
+        "curves": result["curves"],
+    }
+    if result["source"]:
+        record["source"] = result["source"]
+    write_curves(curves_out, result["curves"])
+    atomic_write_json(out, record)
+    if tracker:
+        tracker.log_metrics({f"final_{split}_{m}": v for split, r in result["results"].items()
+                             for m, v in r["metrics"].items()})
+        if result["pretrain_run_id"]:
+            tracker.set_tag("pretrain_run_id", result["pretrain_run_id"])
+    log.info("%s: %s %s", task_id, eval_splits[0], record["metrics"])
+
+
+def not_run(task_id: str, reason: str, out: Path, cfg: FinetuneConfig, curves_out: Path | None) -> None:
+    from gpt1.files import atomic_write_json
+    from gpt1.params import profile_label
+
+    log.warning("%s: not run: %s", task_id, reason)
+    write_curves(curves_out, [])
+    atomic_write_json(out, {"task": task_id, "status": "not run", "reason": reason, "profile": profile_label(),
+                            "seed": cfg.seed, "variant": cfg.variant})
+
+
+def write_curves(path: Path | None, curves: list[dict]) -> None:
+    """The training-loss curve as CSV, for `dvc plots` (only the header when the task did not run)."""
+    if path:
+        import pandas as pd
+
+        from gpt1.files import atomic_write_text
+
+        atomic_write_text(path, pd.DataFrame(curves, columns=list(CURVE_FIELDS)).to_csv(index=False))
+
+
+def initialisation(source: str | None) -> str:
+    """params.yaml's runs.init that a checkpoint stands for: "openai-gpt" for the imported released
+    weights (they carry `source`), "pretrained" for gpt1's own pretraining."""
+    from gpt1.weights import SOURCE
+
+    return "openai-gpt" if source == SOURCE else "pretrained"

@@ -1,0 +1,38 @@
+"""Pretrain GPT-1 on the token files (under torchrun for several processes)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from gpt1.config import GPTConfig, PretrainConfig
+from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tokens-dir", type=Path, required=True)
+    parser.add_argument("--out-dir", type=Path, required=True)
+    parser.add_argument("--stop-after", type=int, help="stop after this many updates, leaving a checkpoint to resume")
+    add_config_flags(parser, GPTConfig, "model")
+    add_config_flags(parser, PretrainConfig, "pretrain")
+
+
+def run(args: argparse.Namespace) -> None:
+    import json
+
+    from gpt1 import tracking
+    from gpt1.training.pretrain import pretrain
+
+    vocab_size = json.loads((args.tokens_dir / "meta.json").read_text())["vocab_size"]
+    model_cfg = config_from_args(GPTConfig, args, vocab_size=vocab_size)
+    cfg = config_from_args(PretrainConfig, args)
+    params = mlflow_params(args) | {"vocab_size": vocab_size, "world_size": int(os.environ.get("WORLD_SIZE", 1))}
+    if int(os.environ.get("RANK", 0)) != 0:  # one MLflow run, the main process's
+        os.environ["GPT1_TRACKING"] = "0"
+    with tracking.stage_run("pretrain", params) as run:
+        metrics = pretrain(model_cfg, cfg, args.tokens_dir, args.out_dir, tracker=run, stop_after=args.stop_after)
+        if metrics:
+            run.log_metrics({f"final_{k}": v for k, v in metrics.items()})
+            run.set_tag("checkpoint", str((args.out_dir / "model.pt").resolve()))
+            run.log_artifact(args.out_dir / "metrics.json")

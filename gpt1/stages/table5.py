@@ -1,0 +1,23 @@
+"""Write Table 5: the full model beside the ablations, with the paper's rows."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gpt1.stages.common import mlflow_params
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-dir", type=Path, required=True, help="holds full/ and ablation/<variant>/")
+    parser.add_argument("--out-dir", type=Path, required=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    from gpt1 import tracking
+    from gpt1.params import profile_label
+    from gpt1.report.table5 import build_table5
+
+    with tracking.stage_run("table5", mlflow_params(args)) as run:
+        for path in build_table5(args.metrics_dir, args.out_dir, profile_label()):
+            run.log_artifact(path)

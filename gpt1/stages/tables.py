@@ -1,0 +1,23 @@
+"""Write the paper's Tables 2-4 with our numbers beside the paper's."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gpt1.stages.common import mlflow_params
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-dir", type=Path, required=True, help="the full model's metrics files")
+    parser.add_argument("--out-dir", type=Path, required=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    from gpt1 import tracking
+    from gpt1.params import profile_label
+    from gpt1.report.tables import build_tables
+
+    with tracking.stage_run("tables", mlflow_params(args)) as run:
+        for path in build_tables(args.metrics_dir, args.out_dir, profile_label()):
+            run.log_artifact(path)

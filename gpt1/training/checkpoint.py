@@ -1,0 +1,53 @@
+"""One resumable checkpoint for both training loops: weights, optimizer, RNG and history, with a run key.
+
+A checkpoint is resumed only by the run it belongs to: `run_key` hashes everything that changes the trained
+weights, and a checkpoint with another key is ignored (the run starts afresh and overwrites it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from gpt1.files import atomic_save
+
+log = logging.getLogger(__name__)
+
+FILE = "checkpoint.pt"
+
+
+def run_key(*settings) -> str:
+    """A short hash of JSON-serialisable settings."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def save(path: Path, key: str, model: torch.nn.Module, optimizer, done: int, history: list[dict], **extra) -> None:
+    """Write the checkpoint after `done` units of work (updates or epochs), atomically."""
+    rng = {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    state = {"run_key": key, "done": done, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "history": history, "rng": rng, **extra}
+    atomic_save(state, path)
+
+
+def resume(path: Path, key: str, model: torch.nn.Module, optimizer, device: torch.device,
+           announce: bool = True) -> tuple[int, list[dict]]:
+    """Load this run's checkpoint into `model` and `optimizer`; (work done, history so far), or (0, [])."""
+    if not path.exists():
+        return 0, []
+    state = torch.load(path, map_location=device, weights_only=True)
+    if state.get("run_key") != key:
+        if announce:
+            log.warning("%s is from a run with other settings; starting afresh", path)
+        return 0, []
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"]["torch"].cpu())
+    if state["rng"]["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+    if announce:
+        log.info("resuming from %s after %d", path, state["done"])
+    return state["done"], state["history"]
