@@ -1,6 +1,6 @@
 # gpt1: GPT-1 from raw text to the paper's tables. `snakemake --cores all` runs the sample profile;
 # `--config profile=paper` selects another profile of params.yaml, `--config profile=openai-gpt` fine-tunes
-# OpenAI's released weights instead of pretraining (finetune.init).
+# OpenAI's released weights instead of pretraining (runs.init).
 from snakemake.utils import min_version
 
 min_version("9.0")

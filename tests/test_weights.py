@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import SHARED_DATA
-from gpt1 import cli, weights
+from gpt1 import cli, released, weights
 from gpt1.training.finetune import load_pretrained
 from gpt1.model import GPT, GPTConfig
 
@@ -187,15 +187,15 @@ def test_cli_import_and_export(tmp_path):
 def test_unpinned_download_is_checked_by_format(tmp_path, serve, caplog):
     good = tmp_path / "good.npy"
     np.save(good, np.arange(6, dtype=np.float32))
-    file = weights.ReleasedFile("params_0.npy", serve("/params_0.npy", good.read_bytes()), "x/params_0.npy")
+    file = released.ReleasedFile("params_0.npy", serve("/params_0.npy", good.read_bytes()), "x/params_0.npy")
     with caplog.at_level(logging.WARNING, logger="gpt1.weights"):
-        path = weights.fetch_released(file, tmp_path / "out")
+        path = released.fetch_released(file, tmp_path / "out")
     assert np.array_equal(np.load(path), np.arange(6, dtype=np.float32))
     assert "no pinned sha256" in caplog.text
 
-    bad = weights.ReleasedFile("params_1.npy", serve("/params_1.npy", b"<html>not found</html>"), "x/params_1.npy")
+    bad = released.ReleasedFile("params_1.npy", serve("/params_1.npy", b"<html>not found</html>"), "x/params_1.npy")
     with pytest.raises(ValueError, match="params_1.npy .* is not a valid .npy file"):
-        weights.fetch_released(bad, tmp_path / "out")
+        released.fetch_released(bad, tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["params_0.npy"]
 
 
@@ -203,6 +203,6 @@ def test_tokenizer_files_come_verified_from_the_mirror(tmp_path, monkeypatch):
     if not (SHARED_DATA / "openai-gpt").is_dir():
         pytest.skip(f"{SHARED_DATA / 'openai-gpt'} is absent (the data mirror)")
     monkeypatch.setenv("GPT1_DATA_MIRROR", str(SHARED_DATA))
-    for file in weights.TOKENIZER_FILES + weights.WEIGHT_FILES["original"][:1]:
-        assert file.sha256 and weights.fetch_released(file, tmp_path).is_file()
+    for file in released.TOKENIZER_FILES + released.WEIGHT_FILES["original"][:1]:
+        assert file.sha256 and released.fetch_released(file, tmp_path).is_file()
     assert weights.read_shapes(tmp_path / "params_shapes.json") == weights.read_shapes(RELEASED_SHAPES)

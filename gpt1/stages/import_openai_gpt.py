@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from gpt1 import tracking
-    from gpt1.weights import import_released
+    from gpt1.released import import_released
 
     with tracking.stage_run("import_openai_gpt", mlflow_params(args)) as run:
         about = import_released(args.model, args.vocab_dir, args.download_dir, args.format, args.seed)

@@ -1,19 +1,37 @@
-# params.yaml with the selected profile applied (then anything set with --configfile or --config), and
+# params.yaml with the selected profile applied, then everything set with --configfile or --config, and
 # validated: a bad key fails here, named.
+import os
 from pathlib import Path
 
-from gpt1.params import resolve, validate
+from gpt1.params import PROFILE_ENV, cli_flags, resolve, validate
 
-config.update(resolve(config, Path("params.yaml")))
+config.update(resolve(workflow.config_settings.overwrite_config))
 validate(config)
+os.environ[PROFILE_ENV] = config["profile"]  # a label for MLflow and the tables, not a parameter
+
+
+def code(*paths):
+    """A stage's code: files as given, and every .py file of each folder (Snakemake compares a folder's own
+    modification time, not its files'; DVC, which hashes folders, lists the folders themselves)."""
+    files = []
+    for path in map(Path, paths):
+        files += sorted(str(p) for p in path.rglob("*.py")) if path.is_dir() else [str(path)]
+    return files
+
+
+def variant(wildcards):
+    """A fine-tuning run's variant (gpt1.config.Variant), from the wildcards of its output path."""
+    if "layers" in wildcards.keys():
+        return f"layers{wildcards.layers}"
+    return wildcards.get("variant", "full")
 
 
 def full_runs(tasks):
     """The full model's metrics files for `tasks`, one per seed."""
-    return expand("results/metrics/full/{task}-seed{seed}.json", task=tasks, seed=config["finetune"]["seeds"])
+    return expand("results/metrics/full/{task}-seed{seed}.json", task=tasks, seed=config["runs"]["seeds"])
 
 
-# Where fine-tuning and zero-shot start (finetune.init): gpt1's own pretraining and BPE model, or OpenAI's
+# Where fine-tuning and zero-shot start (runs.init): gpt1's own pretraining and BPE model, or OpenAI's
 # released weights and BPE vocabulary (rule import_openai_gpt), which need no corpus, BPE or pretraining.
 STARTS = {
     "pretrained": {
@@ -29,4 +47,4 @@ STARTS = {
         "pretrain_metrics": [],
     },
 }
-START = STARTS[config["finetune"]["init"]]
+START = STARTS[config["runs"]["init"]]

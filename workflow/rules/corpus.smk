@@ -1,45 +1,63 @@
 rule download_corpus:
     input:
-        code=["gpt1/corpus.py", "gpt1/download.py"],
+        code=code(
+            "gpt1/stages/download_corpus.py",
+            "gpt1/stages/common.py",
+            "gpt1/config.py",
+            "gpt1/download.py",
+            "gpt1/files.py",
+            "gpt1/params.py",
+            "gpt1/tracking.py",
+            "gpt1/text",
+        ),
     output:
         raw=directory("results/corpus/raw"),
         train="results/corpus/train.txt",
         val="results/corpus/val.txt",
         manifest="results/corpus/manifest.json",
     params:
-        profile=config["profile"],
-        corpus=config["corpus"],
+        corpus=cli_flags(config["corpus"]),
     conda:
         "../envs/gpt1.yaml"
     log:
         "results/logs/download_corpus.log",
     shell:
-        "gpt1 download-corpus --profile {params.profile} --source {params.corpus[source]}"
-        " --val-fraction {params.corpus[val_fraction]} --seed {params.corpus[seed]}"
-        " --out-dir results/corpus --log-file {log}"
+        "gpt1 download-corpus {params.corpus} --out-dir results/corpus --log-file {log}"
 
 
 rule train_bpe:
     input:
-        code=["gpt1/bpe.py"],
+        code=code(
+            "gpt1/stages/train_bpe.py",
+            "gpt1/stages/common.py",
+            "gpt1/config.py",
+            "gpt1/params.py",
+            "gpt1/tracking.py",
+            "gpt1/text",
+        ),
         text="results/corpus/train.txt",
     output:
         model="results/bpe/bpe.model",
     params:
-        profile=config["profile"],
-        bpe=config["bpe"],
+        bpe=cli_flags(config["bpe"]),
     conda:
         "../envs/gpt1.yaml"
     log:
         "results/logs/train_bpe.log",
     shell:
-        "gpt1 train-bpe --profile {params.profile} --text {input.text} --vocab-size {params.bpe[vocab_size]}"
-        " --max-sentences {params.bpe[max_sentences]} --seed {params.bpe[seed]} --model {output.model} --log-file {log}"
+        "gpt1 train-bpe {params.bpe} --text {input.text} --model {output.model} --log-file {log}"
 
 
 rule encode_corpus:
     input:
-        code=["gpt1/bpe.py", "gpt1/encode.py"],
+        code=code(
+            "gpt1/stages/encode_corpus.py",
+            "gpt1/stages/common.py",
+            "gpt1/files.py",
+            "gpt1/params.py",
+            "gpt1/tracking.py",
+            "gpt1/text",
+        ),
         model="results/bpe/bpe.model",
         train="results/corpus/train.txt",
         val="results/corpus/val.txt",
@@ -47,12 +65,10 @@ rule encode_corpus:
         train="results/tokens/train.bin",
         val="results/tokens/val.bin",
         meta="results/tokens/meta.json",
-    params:
-        profile=config["profile"],
     conda:
         "../envs/gpt1.yaml"
     log:
         "results/logs/encode_corpus.log",
     shell:
-        "gpt1 encode-corpus --profile {params.profile} --bpe-model {input.model} --corpus-dir results/corpus"
-        " --out-dir results/tokens --log-file {log}"
+        "gpt1 encode-corpus --bpe-model {input.model} --corpus-dir results/corpus --out-dir results/tokens"
+        " --log-file {log}"

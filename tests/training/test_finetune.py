@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from gpt1.config import FinetuneConfig, GPTConfig, Variant
-from gpt1.training.finetune import (Encoded, TaskModel, collate, finetune, load_pretrained, lr_at, objective,
+from gpt1.training.finetune import (Encoded, TaskModel, collate, finetune, load_pretrained, objective,
                            task_loss)
 from gpt1.model import GPT
+from gpt1.training.schedules import warmup_linear
 from gpt1.tasks import TASKS, Example
 
 CFG = GPTConfig(vocab_size=50, n_ctx=24, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
@@ -88,10 +89,10 @@ def test_the_auxiliary_lm_term_changes_the_gradient_and_lambda_zero_removes_it()
 
 
 def test_learning_rate_warms_up_then_decays_linearly():
-    assert lr_at(1, 1.0, 10, 110) == pytest.approx(0.1)
-    assert lr_at(10, 1.0, 10, 110) == pytest.approx(1.0)
-    assert lr_at(60, 1.0, 10, 110) == pytest.approx(0.5)
-    assert lr_at(110, 1.0, 10, 110) == 0.0
+    assert warmup_linear(1, 1.0, 10, 110) == pytest.approx(0.1)
+    assert warmup_linear(10, 1.0, 10, 110) == pytest.approx(1.0)
+    assert warmup_linear(60, 1.0, 10, 110) == pytest.approx(0.5)
+    assert warmup_linear(110, 1.0, 10, 110) == 0.0
 
 
 def test_variants_transfer_all_none_or_the_first_layers(tmp_path):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gpt1.text import corpus
+from conftest import FIXTURES as FIXTURES_DIR, SHARED_DATA
+from gpt1.text import corpora, corpus
 from gpt1.text.corpus import (
     CORPORA,
     clean_document,
@@ -20,8 +21,7 @@ from gpt1.text.corpus import (
 )
 from gpt1.download import MIRROR_ENV, sha256_file
 
-FIXTURES = Path(__file__).parent / "fixtures" / "books"
-SHARED_DATA = Path(__file__).parents[2] / "shared" / "data"
+FIXTURES = FIXTURES_DIR / "books"
 
 
 def test_standardize_fixes_mojibake_quotes_dashes_and_ellipsis():
@@ -178,7 +178,7 @@ def test_prepare_bookcorpus_from_a_mirrored_archive(tmp_path, monkeypatch):
     with tarfile.open(archive, "w:bz2") as tar:
         for name in corpus.BOOKCORPUS_FILES:
             tar.add(texts / name, arcname=name)
-    source = corpus.Source("http://127.0.0.1:9/never", "bookcorpus/bookcorpus.tar.bz2", sha256_file(archive))
+    source = corpora.Source("http://127.0.0.1:9/never", "bookcorpus/bookcorpus.tar.bz2", sha256_file(archive))
     monkeypatch.setitem(CORPORA, "bookcorpus", dataclasses.replace(CORPORA["bookcorpus"], sources=(source,)))
     monkeypatch.setenv(MIRROR_ENV, str(tmp_path / "mirror"))
 

@@ -1,17 +1,13 @@
 """The smoke profile through real Snakemake, real DVC and real MLflow, in a copy of the project."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
+import yaml
 
-from conftest import ROOT
+from conftest import dry_run_jobs, project_copy, run
 
 pytestmark = pytest.mark.slow
-BIN = os.path.dirname(sys.executable)
 STAGES = ["download_corpus", "train_bpe", "encode_corpus", "pretrain", "download_task", "finetune", "zero_shot",
           "tables", "table5", "figure2", "summary"]
 SMOKE_TASKS = ["sst2", "rte", "stsb", "story_cloze"]  # one task of each input transformation
@@ -27,31 +23,6 @@ OUTPUTS = ["results/corpus/train.txt", "results/bpe/bpe.model", "results/tokens/
 
 def tracking_uri(project) -> str:
     return f"sqlite:///{project / 'mlflow.db'}"
-
-
-def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
-    env = os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-                        # the tasks' offline mirror: hand-written fixtures in the official layout
-                        "GPT1_DATA_MIRROR": str(ROOT / "tests" / "fixtures" / "smoke_tasks"),
-                        "MLFLOW_TRACKING_URI": tracking_uri(cwd)}
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200, **kwargs)
-    assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    return done
-
-
-def project_copy(directory):
-    """The project's files (tracked and new, not ignored) in a fresh git repository."""
-    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT).stdout.split("\0")
-    copy = directory / "project"
-    for name in listed:
-        if name and (ROOT / name).is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, copy / name)
-    run(["git", "init", "-q"], copy)
-    run(["git", "add", "-A"], copy)
-    run(["git", "commit", "-qm", "copy"], copy)
-    return copy
 
 
 def tracked_runs(project):
@@ -152,3 +123,37 @@ def test_snakemake_and_dvc_write_the_same_tables(snakemake_project, dvc_project)
         assert ours.keys() == theirs.keys(), name
         for key, value in ours.items():
             assert theirs[key] == (pytest.approx(value, abs=0.05) if isinstance(value, float) else value), key
+
+
+def dvc_changed(project) -> set[str]:
+    """The stages `dvc status` says would run."""
+    return set(json.loads(run(["dvc", "status", "--json"], project).stdout))
+
+
+def test_a_new_seed_schedules_only_its_runs_and_a_renamed_profile_none(snakemake_project, dvc_project):
+    new_runs = {"finetune@sst2-44", "finetune@rte-44", "finetune@stsb-44", "finetune@story_cloze-44",
+                "finetune_ablation@no_pretraining-sst2-44", "finetune_ablation@no_aux_lm-sst2-44",
+                "finetune_transfer@0-sst2-44"}
+    report = {"tables", "table5", "figure2", "summary"}  # they read every run: the new ones too
+    dry = run(["snakemake", "-n", "-p", "--config", "profile=smoke", "runs={seeds: [42, 43, 44]}"], snakemake_project)
+    assert set(dry_run_jobs(dry.stdout)) == new_runs | report
+
+    params = dvc_project / "params.yaml"
+    before = params.read_text()
+    try:
+        more_seeds = yaml.safe_load(before)
+        assert more_seeds["runs"]["seeds"] == [42, 43]  # the smoke profile's, which `dvc exp run -S` set
+        more_seeds["runs"]["seeds"] = [42, 43, 44]
+        params.write_text(yaml.safe_dump(more_seeds, sort_keys=False))
+        assert dvc_changed(dvc_project) == new_runs
+        # the smoke profile copied under a new name and selected: the same values, so nothing to run
+        renamed = yaml.safe_load(before)
+        renamed["profiles"]["mine"], renamed["profile"] = renamed["profiles"]["smoke"], "mine"
+        params.write_text(yaml.safe_dump(renamed, sort_keys=False))
+        assert dvc_changed(dvc_project) == set()
+        (snakemake_project / "params.yaml").write_text(params.read_text())
+        again = run(["snakemake", "-n", "--config", "profile=mine"], snakemake_project)
+        assert "Nothing to be done" in again.stdout + again.stderr
+    finally:
+        params.write_text(before)
+        run(["git", "checkout", "params.yaml"], snakemake_project)

@@ -30,6 +30,11 @@ def pretrained(tmp_path_factory):
     return directory
 
 
+@pytest.fixture(autouse=True)
+def _profile(monkeypatch):
+    monkeypatch.setenv("GPT1_PROFILE", "smoke")  # as the Snakefile exports it
+
+
 CFG = FinetuneConfig(lr=1e-3, batch_size=4, epochs=2, min_train_examples=2, seed=3)
 
 
@@ -41,7 +46,7 @@ def status(task_id: str) -> dict:
 def test_each_kind_of_task_runs_and_writes_its_metrics(task_id, pretrained, tmp_path):
     out = tmp_path / "metrics.json"
     run_task(task_id, SMOKE_TASKS, status(task_id), pretrained / "model.pt", pretrained / "bpe.model", CFG, out,
-             tmp_path / "work", "smoke")
+             tmp_path / "work")
     record = json.loads(out.read_text())
     assert record["status"] == "done" and record["seed"] == 3 and record["pretrain_run_id"] == "abc"
     assert record["init"] == "pretrained" and "source" not in record  # gpt1's own pretraining
@@ -57,23 +62,23 @@ def test_each_kind_of_task_runs_and_writes_its_metrics(task_id, pretrained, tmp_
 def test_missing_data_and_format_slices_are_reported_not_run(pretrained, tmp_path):
     missing = {"task": "story_cloze", "status": "missing", "reason": "register first", "splits": []}
     run_task("story_cloze", tmp_path, missing, pretrained / "model.pt", pretrained / "bpe.model", CFG,
-             tmp_path / "sc.json", tmp_path / "work", "smoke", curves_out=tmp_path / "sc.csv")
+             tmp_path / "sc.json", tmp_path / "work", curves_out=tmp_path / "sc.csv")
     assert json.loads((tmp_path / "sc.json").read_text()) | {"seed": 0} == {
         "task": "story_cloze", "status": "not run", "reason": "register first", "profile": "smoke", "seed": 0,
         "variant": "full"}
     assert (tmp_path / "sc.csv").read_text() == "step,epoch,train_loss,lr\n"  # the header: an empty plot
     strict = FinetuneConfig(min_train_examples=1000)
     run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model", strict,
-             tmp_path / "sst2.json", tmp_path / "work2", "smoke")
+             tmp_path / "sst2.json", tmp_path / "work2")
     record = json.loads((tmp_path / "sst2.json").read_text())
     assert record["status"] == "not run" and "training examples" in record["reason"]
 
 
 def test_a_rerun_resumes_from_the_epoch_checkpoint(pretrained, tmp_path):
     args = ("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model", CFG)
-    run_task(*args, tmp_path / "a.json", tmp_path / "work", "smoke")
+    run_task(*args, tmp_path / "a.json", tmp_path / "work")
     first = json.loads((tmp_path / "a.json").read_text())
-    run_task(*args, tmp_path / "b.json", tmp_path / "work", "smoke")  # both epochs already in the checkpoint
+    run_task(*args, tmp_path / "b.json", tmp_path / "work")  # both epochs already in the checkpoint
     second = json.loads((tmp_path / "b.json").read_text())
     assert second["metrics"] == first["metrics"] and second["curves"] == first["curves"]
     shutil.rmtree(tmp_path / "work")
@@ -82,11 +87,11 @@ def test_a_rerun_resumes_from_the_epoch_checkpoint(pretrained, tmp_path):
 def test_the_record_names_its_variant(pretrained, tmp_path):
     cfg = FinetuneConfig(lr=1e-3, batch_size=4, epochs=1, min_train_examples=2, variant="no_pretraining")
     run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model", cfg,
-             tmp_path / "m.json", tmp_path / "work", "smoke", curves_out=tmp_path / "curves.csv")
+             tmp_path / "m.json", tmp_path / "work", curves_out=tmp_path / "curves.csv")
     record = json.loads((tmp_path / "m.json").read_text())
     assert record["variant"] == "no_pretraining"
     rows = (tmp_path / "curves.csv").read_text().splitlines()
     assert rows[0] == "step,epoch,train_loss,lr" and len(rows) == 1 + len(record["curves"])
     with pytest.raises(ValueError, match="variant 'scratch'"):
         run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model",
-                 FinetuneConfig(variant="scratch", min_train_examples=2), tmp_path / "x.json", tmp_path / "w2", "smoke")
+                 FinetuneConfig(variant="scratch", min_train_examples=2), tmp_path / "x.json", tmp_path / "w2")

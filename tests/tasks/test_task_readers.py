@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FIXTURES as FIXTURES_DIR, SHARED_DATA
 from gpt1.tasks import (
     METRICS,
     TASKS,
@@ -20,8 +21,7 @@ from gpt1.tasks import (
 from gpt1.tasks.readers import read_story_cloze
 from gpt1.tasks.registry import STORY_CLOZE_REGISTRATION, STORY_CLOZE_TEST, STORY_CLOZE_VAL
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tasks"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FIXTURES = FIXTURES_DIR / "tasks"
 
 
 # --------------------------------------------------------------------------------------------------

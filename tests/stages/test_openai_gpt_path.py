@@ -1,4 +1,4 @@
-"""The released-weights path (finetune.init: openai-gpt): Snakemake's DAG without corpus, BPE or pretraining,
+"""The released-weights path (runs.init: openai-gpt): Snakemake's DAG without corpus, BPE or pretraining,
 DVC's refusal, the download from a hub at HF_ENDPOINT, the report without pretraining, and a real run."""
 
 import json
@@ -8,8 +8,8 @@ import subprocess
 import pytest
 import torch
 
-from conftest import FIXTURES, SHARED_DATA
-from gpt1 import cli, weights
+from conftest import BIN, FIXTURES, SHARED_DATA, project_copy, snakemake_jobs
+from gpt1 import cli, released
 from gpt1.config import FinetuneConfig, GPTConfig
 from gpt1.report.figure2 import build_figure2
 from gpt1.stages.finetune import run_task
@@ -19,14 +19,12 @@ from gpt1.report.table5 import build_table5
 from gpt1.report.tables import build_tables
 from gpt1.tasks import available_splits
 from gpt1.text.tokenizers import load_tokenizer
-from test_orchestrators import snakemake_jobs
-from test_workflow import BIN, project_copy
 
 PRETRAINING_RULES = {"download_corpus", "train_bpe", "encode_corpus", "pretrain"}
 RELEASED = SHARED_DATA / "openai-gpt"
 SMOKE_TASKS = FIXTURES / "smoke_tasks"
-# Snakemake 9 takes no dotted keys in --config (finetune.init=...): a group is given as YAML, merged deeply.
-RELEASED_WEIGHTS_CONFIG = "finetune={init: openai-gpt}"
+# Snakemake 9 takes no dotted keys in --config (runs.init=...): a group is given as YAML, merged deeply.
+RELEASED_WEIGHTS_CONFIG = "runs={init: openai-gpt}"
 
 
 @pytest.mark.parametrize("config", [["profile=openai-gpt"], ["profile=smoke", RELEASED_WEIGHTS_CONFIG]])
@@ -47,7 +45,7 @@ def test_dvc_profile_refuses_the_released_weights_path():
     with pytest.raises(SystemExit) as refused:
         cli.main(["profile", "openai-gpt"])
     message = str(refused.value)
-    assert "finetune.init openai-gpt" in message and "runs under Snakemake only" in message
+    assert "runs.init openai-gpt" in message and "runs under Snakemake only" in message
     assert "`snakemake --cores all --config profile=openai-gpt`" in message and "\n" not in message
 
 
@@ -65,7 +63,7 @@ def tiny_release(tmp_path_factory):
 def serve_as_hub(serve, release) -> str:
     """Serve `release`'s files where the hub has them at the pinned revision; return the endpoint."""
     for name in ("config.json", "model.safetensors"):
-        serve(f"/{weights.HF_REPO}/resolve/{weights.HF_REVISION}/{name}", (release / name).read_bytes())
+        serve(f"/{released.HF_REPO}/resolve/{released.HF_REVISION}/{name}", (release / name).read_bytes())
     return serve.base
 
 
@@ -85,14 +83,14 @@ def mirror(tmp_path):
 def test_import_takes_the_weights_from_hf_endpoint_and_the_tokenizer_from_the_mirror(
     tiny_release, serve, mirror, tmp_path, monkeypatch
 ):
-    monkeypatch.setenv(weights.HF_ENDPOINT_ENV, serve_as_hub(serve, tiny_release))
+    monkeypatch.setenv(released.HF_ENDPOINT_ENV, serve_as_hub(serve, tiny_release))
     monkeypatch.setenv("GPT1_DATA_MIRROR", str(mirror))  # it lacks the hub's files: those come from HF_ENDPOINT
-    about = weights.import_released(tmp_path / "model.pt", tmp_path / "vocab", tmp_path / "download")
+    about = released.import_released(tmp_path / "model.pt", tmp_path / "vocab", tmp_path / "download")
     saved = torch.load(tmp_path / "model.pt", weights_only=True)
     assert saved["source"] == about["source"] == "openai-gpt"
     assert saved["model_config"]["vocab_size"] == 40478 + 3 and saved["model_config"]["n_layer"] == 2
     assert load_tokenizer(tmp_path / "vocab").vocab_size == saved["model_config"]["vocab_size"]
-    assert sorted(serve.hits) == [f"/{weights.HF_REPO}/resolve/{weights.HF_REVISION}/{name}"
+    assert sorted(serve.hits) == [f"/{released.HF_REPO}/resolve/{released.HF_REVISION}/{name}"
                                   for name in ("config.json", "model.safetensors")]
 
 
@@ -104,7 +102,7 @@ def test_finetuning_refuses_a_tokenizer_the_checkpoint_has_no_embeddings_for(tmp
     status = {"task": "sst2", "status": "ok", "splits": available_splits("sst2", SMOKE_TASKS)}
     with pytest.raises(ValueError, match=r"the tokenizer has 40481 tokens, .*model.pt's model only 400"):
         run_task("sst2", SMOKE_TASKS, status, tmp_path / "model.pt", RELEASED / "model",
-                 FinetuneConfig(min_train_examples=2), tmp_path / "m.json", tmp_path / "work", "smoke")
+                 FinetuneConfig(min_train_examples=2), tmp_path / "m.json", tmp_path / "work")
 
 
 def released_weights_record(task: str, value: float) -> dict:
@@ -142,7 +140,7 @@ def test_figure2_draws_the_released_weights_zero_shot_score(tmp_path):
 def test_snakemake_fine_tunes_and_scores_the_released_weights(tiny_release, serve, mirror, tmp_path):
     project = project_copy(tmp_path)
     env = os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}", "GPT1_DATA_MIRROR": str(mirror),
-                        weights.HF_ENDPOINT_ENV: serve_as_hub(serve, tiny_release)}
+                        released.HF_ENDPOINT_ENV: serve_as_hub(serve, tiny_release)}
     targets = ["results/metrics/full/sst2-seed42.json", "results/zero_shot/sst2.json"]
     done = subprocess.run(["snakemake", *targets, "--cores", "2", "--config", "profile=smoke", RELEASED_WEIGHTS_CONFIG],
                           cwd=project, env=env, capture_output=True, text=True, timeout=600)

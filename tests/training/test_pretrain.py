@@ -1,15 +1,20 @@
 import json
 import math
 import os
+import shlex
 import subprocess
 import sys
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 import torch
 
 from gpt1.config import GPTConfig, PretrainConfig
-from gpt1.training.pretrain import CHECKPOINT, batch_offsets, lr_at, pretrain, total_steps
+from gpt1.params import cli_flags
+from gpt1.training import checkpoint
+from gpt1.training.pretrain import batch_offsets, pretrain, total_steps
+from gpt1.training.schedules import warmup_cosine
 
 TINY = GPTConfig(vocab_size=64, n_ctx=16, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
 
@@ -22,14 +27,14 @@ def tiny_run(**overrides) -> PretrainConfig:
 
 def test_learning_rate_follows_the_papers_schedule():
     max_lr, warmup, total = 2.5e-4, 2000, 10_000
-    assert lr_at(1, max_lr, warmup, total) == pytest.approx(max_lr / 2000)
-    assert lr_at(1000, max_lr, warmup, total) == pytest.approx(max_lr / 2)  # linear from 0
-    assert lr_at(2000, max_lr, warmup, total) == pytest.approx(max_lr)
+    assert warmup_cosine(1, max_lr, warmup, total) == pytest.approx(max_lr / 2000)
+    assert warmup_cosine(1000, max_lr, warmup, total) == pytest.approx(max_lr / 2)  # linear from 0
+    assert warmup_cosine(2000, max_lr, warmup, total) == pytest.approx(max_lr)
     for step in (2500, 6000, 9000):
         cosine = 0.5 * max_lr * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
-        assert lr_at(step, max_lr, warmup, total) == pytest.approx(cosine)
-    assert lr_at(6000, max_lr, warmup, total) == pytest.approx(max_lr / 2)  # half-way down the cosine
-    assert lr_at(total, max_lr, warmup, total) == pytest.approx(0.0, abs=1e-15)
+        assert warmup_cosine(step, max_lr, warmup, total) == pytest.approx(cosine)
+    assert warmup_cosine(6000, max_lr, warmup, total) == pytest.approx(max_lr / 2)  # half-way down the cosine
+    assert warmup_cosine(total, max_lr, warmup, total) == pytest.approx(0.0, abs=1e-15)
 
 
 def test_total_steps_from_epochs_and_cap():
@@ -73,7 +78,7 @@ def test_resume_after_interruption_gives_the_same_weights(pattern_tokens, tmp_pa
     pretrain(tiny, cfg, pattern_tokens, tmp_path / "whole")
     assert pretrain(tiny, cfg, pattern_tokens, tmp_path / "split", stop_after=6) is None
     assert not (tmp_path / "split" / "model.pt").exists()
-    assert torch.load(tmp_path / "split" / CHECKPOINT, weights_only=True)["step"] == 6
+    assert torch.load(tmp_path / "split" / checkpoint.FILE, weights_only=True)["done"] == 6
     assert not (tmp_path / "split" / "snapshots").exists()  # an output Snakemake or DVC would delete
     pretrain(tiny, cfg, pattern_tokens, tmp_path / "split")
     whole = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["model"]
@@ -101,12 +106,12 @@ def test_batch_must_split_into_micro_batches(pattern_tokens, tmp_path):
 
 
 def pretrain_command(tokens_dir, out_dir, nproc: int) -> list[str]:
-    flags = {"--n-layer": 2, "--n-head": 2, "--n-embd": 16, "--n-inner": 32, "--n-ctx": 16, "--dropout": 0.0,
-             "--batch-size": 8, "--micro-batch-size": 4, "--lr": 3e-3, "--warmup-steps": 3, "--max-steps": 8,
-             "--eval-interval": 4, "--eval-batches": 2, "--log-interval": 2, "--seed": 7, "--device": "cpu"}
+    model = {k: v for k, v in asdict(TINY).items() if k != "vocab_size"}
+    run = asdict(tiny_run(batch_size=8, micro_batch_size=4, lr=3e-3, warmup_steps=3, max_steps=8, eval_interval=4,
+                          eval_batches=2, log_interval=2, seed=7, processes=nproc))
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "gpt1.cli", "pretrain", "--tokens-dir", str(tokens_dir), "--out-dir", str(out_dir),
-            *[str(x) for kv in flags.items() for x in kv]]
+            "-m", "gpt1", "pretrain", "--tokens-dir", str(tokens_dir), "--out-dir", str(out_dir),
+            *shlex.split(cli_flags(model)), *shlex.split(cli_flags(run))]
 
 
 @pytest.mark.slow

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FIXTURES as FIXTURES_DIR, SHARED_DATA
 from gpt1 import download
 from gpt1.download import DownloadError
 from gpt1.tasks import TASKS, Source, TaskDataMissing, available_splits, download_task, extract_zip, read_split
 from gpt1.tasks.registry import STORY_CLOZE_ENV, STORY_CLOZE_REGISTRATION, STORY_CLOZE_TEST, STORY_CLOZE_VAL
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tasks"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FIXTURES = FIXTURES_DIR / "tasks"
 
 
 @pytest.fixture(autouse=True)
