@@ -29,9 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator
 
 from gpt1.config import GPTConfig
 from gpt1.files import atomic_write_json, atomic_write_text
@@ -67,11 +67,28 @@ class Sizes:
 
 
 SAMPLE_MODEL = GPTConfig(vocab_size=8000, n_ctx=128, n_layer=4, n_head=4, n_embd=256, n_inner=1024, dropout=0.1)
-FULL = Sizes(SAMPLE_MODEL, batch_size=32, steps=3, finetune_batch=32, finetune_steps=4, finetune_examples=4096,
-             bpe_vocab=8000, corpus_mb=(10.0, 40.0), matmul_n=2048)
-QUICK = Sizes(GPTConfig(vocab_size=400, n_ctx=32, n_layer=2, n_head=2, n_embd=32, n_inner=128, dropout=0.1),
-              batch_size=4, steps=2, finetune_batch=8, finetune_steps=2, finetune_examples=64,
-              bpe_vocab=400, corpus_mb=(0.04, 0.12), matmul_n=256)
+FULL = Sizes(
+    SAMPLE_MODEL,
+    batch_size=32,
+    steps=3,
+    finetune_batch=32,
+    finetune_steps=4,
+    finetune_examples=4096,
+    bpe_vocab=8000,
+    corpus_mb=(10.0, 40.0),
+    matmul_n=2048,
+)
+QUICK = Sizes(
+    GPTConfig(vocab_size=400, n_ctx=32, n_layer=2, n_head=2, n_embd=32, n_inner=128, dropout=0.1),
+    batch_size=4,
+    steps=2,
+    finetune_batch=8,
+    finetune_steps=2,
+    finetune_examples=64,
+    bpe_vocab=400,
+    corpus_mb=(0.04, 0.12),
+    matmul_n=256,
+)
 
 
 def median(values: list[float]) -> float:
@@ -81,8 +98,9 @@ def median(values: list[float]) -> float:
 # --- timing ---------------------------------------------------------------------------------------
 
 
-def interleaved(steps: dict[str, Callable[[], None]], repeats: int, per_repeat: int, sync: Callable[[], None],
-                desc: str) -> dict[str, list[float]]:
+def interleaved(
+    steps: dict[str, Callable[[], None]], repeats: int, per_repeat: int, sync: Callable[[], None], desc: str
+) -> dict[str, list[float]]:
     """Seconds per call of each step function: two warm-up calls each (the heap grows and its pages are
     first touched there), then `repeats` rounds in which every function runs `per_repeat` times in turn
     (ABAB...), so that slow drift in the machine falls on all alike."""
@@ -124,15 +142,20 @@ def matmul(device, n: int) -> tuple[Callable[[], None], float, str]:
 def theoretical_cpu_peak(threads: int) -> dict | None:
     """clock x cores x 32 fp32 FLOP/cycle, for reference (the clock /proc/cpuinfo shows, not the turbo)."""
     try:
-        mhz = [float(line.split(":")[1]) for line in Path("/proc/cpuinfo").read_text().splitlines()
-               if line.startswith("cpu MHz")]
+        mhz = [
+            float(line.split(":")[1])
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("cpu MHz")
+        ]
     except OSError:
         return None
     if not mhz:
         return None
     ghz = max(mhz) / 1000
-    return {"flops": ghz * 1e9 * threads * FLOP_PER_CYCLE,
-            "formula": f"{ghz:.3f} GHz (/proc/cpuinfo) x {threads} cores x {FLOP_PER_CYCLE} FLOP/cycle"}
+    return {
+        "flops": ghz * 1e9 * threads * FLOP_PER_CYCLE,
+        "formula": f"{ghz:.3f} GHz (/proc/cpuinfo) x {threads} cores x {FLOP_PER_CYCLE} FLOP/cycle",
+    }
 
 
 def sync(device) -> Callable[[], None]:
@@ -203,7 +226,7 @@ def bench_pretrain(sizes: Sizes, device, repeats: int) -> dict:
     peak = {
         "peak_flops": median(peak_runs),
         "method": f"{peak_method}, {sizes.steps} per timing, median of {repeats} timings taken in the same "
-                  f"rounds as the models', {torch.get_num_threads()} threads",
+        f"rounds as the models', {torch.get_num_threads()} threads",
         "per_repeat_flops": peak_runs,
     }
     if device.type == "cpu":
@@ -267,10 +290,10 @@ def bench_finetune(sizes: Sizes, device, repeats: int, bpe_model: Path, data_dir
     import numpy as np
     import torch
 
-    from gpt1.text.bpe import Tokenizer
-    from gpt1.training.finetune import TaskModel, collate, encode_examples, n_outputs, objective
     from gpt1.model import GPT
     from gpt1.tasks import get_task
+    from gpt1.text.bpe import Tokenizer
+    from gpt1.training.finetune import TaskModel, collate, encode_examples, n_outputs, objective
 
     task = get_task("sst2")
     examples, source, note = sst2_examples(data_dir)
@@ -436,15 +459,17 @@ def bench_bpe(sizes: Sizes, data_dir: Path, work: Path) -> tuple[dict, Path]:
         peak = result["peak_rss_bytes"]
         with open(directory / "train.txt", encoding="utf-8") as train:
             lines = sum(1 for _ in train)
-        encodings.append({
-            "corpus_bytes": size,
-            "train_lines": lines,
-            "tokens": result["tokens"],
-            "seconds": result["seconds"],
-            "mb_per_s": size / 1e6 / result["seconds"],
-            "peak_rss_bytes": peak,
-            "peak_rss_mb": peak / 2**20,
-        })
+        encodings.append(
+            {
+                "corpus_bytes": size,
+                "train_lines": lines,
+                "tokens": result["tokens"],
+                "seconds": result["seconds"],
+                "mb_per_s": size / 1e6 / result["seconds"],
+                "peak_rss_bytes": peak,
+                "peak_rss_mb": peak / 2**20,
+            }
+        )
     return {
         "bpe_training": {
             "corpus_bytes": os.path.getsize(train_text),
@@ -459,10 +484,19 @@ def bench_bpe(sizes: Sizes, data_dir: Path, work: Path) -> tuple[dict, Path]:
         "peak_memory_method": "each encoding runs encode_corpus in a fresh child process, which reports its VmHWM",
         "books": source,
         "books_cleaned_bytes": book_bytes,
-        "note": " ".join(filter(None, [note, "The books were read more than once to reach the larger size."
-                                       if corpora[-1][1] > book_bytes else ""])),
+        "note": " ".join(
+            filter(
+                None,
+                [
+                    note,
+                    "The books were read more than once to reach the larger size."
+                    if corpora[-1][1] > book_bytes
+                    else "",
+                ],
+            )
+        ),
         "chunking": f"encode_corpus encodes about {CHUNK_CHARS:,} characters at a time, so its peak memory "
-                    "follows that chunk, not the corpus size",
+        "follows that chunk, not the corpus size",
     }, bpe_model
 
 
@@ -477,8 +511,11 @@ def machine(device) -> dict:
     cpu = platform.processor() or "unknown"
     with_cpuinfo = Path("/proc/cpuinfo")
     if with_cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in with_cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in with_cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
     return {
         "cpu": cpu,
@@ -493,8 +530,14 @@ def machine(device) -> dict:
     }
 
 
-def run_bench(out_dir: Path, repeats: int = 5, threads: int | None = None, quick: bool = False,
-              device_name: str = "auto", data_dir: Path | None = None) -> dict:
+def run_bench(
+    out_dir: Path,
+    repeats: int = 5,
+    threads: int | None = None,
+    quick: bool = False,
+    device_name: str = "auto",
+    data_dir: Path | None = None,
+) -> dict:
     """Run every part of the bench and write its files to `out_dir`; returns what was written. The torch
     thread count and transformers' log level are put back afterwards."""
     if repeats < 1:
@@ -513,8 +556,9 @@ def run_bench(out_dir: Path, repeats: int = 5, threads: int | None = None, quick
         transformers.logging.set_verbosity(verbosity_before)
 
 
-def _run(out_dir: Path, repeats: int, threads: int | None, quick: bool, device_name: str,
-         data_dir: Path | None) -> dict:
+def _run(
+    out_dir: Path, repeats: int, threads: int | None, quick: bool, device_name: str, data_dir: Path | None
+) -> dict:
     import torch
 
     from gpt1.device import resolve_device, tune_cpu_allocator
@@ -526,24 +570,49 @@ def _run(out_dir: Path, repeats: int, threads: int | None, quick: bool, device_n
         raise ValueError("--device cuda, but torch sees no CUDA device here")
     if device.type == "cpu":
         tune_cpu_allocator()  # as `gpt1 pretrain` does; both models share the process, so both gain
-    command = shlex.join(["python", "-m", "benchmarks.bench", "--out", str(out_dir), "--repeats", str(repeats),
-                          *(["--threads", str(threads)] if threads else []), *(["--quick"] if quick else []),
-                          "--device", device_name, *(["--data-dir", str(data_dir)] if data_dir else [])])
+    command = shlex.join(
+        [
+            "python",
+            "-m",
+            "benchmarks.bench",
+            "--out",
+            str(out_dir),
+            "--repeats",
+            str(repeats),
+            *(["--threads", str(threads)] if threads else []),
+            *(["--quick"] if quick else []),
+            "--device",
+            device_name,
+            *(["--data-dir", str(data_dir)] if data_dir else []),
+        ]
+    )
     data_dir = data_dir or default_data_dir()
     about = machine(device)
     log.info("bench on %s, %d threads, torch %s", about["cpu"], about["threads"], about["torch"])
 
     pretrain = bench_pretrain(sizes, device, repeats)
-    log.info("pretraining: gpt1 %.0f tok/s, transformers %.0f tok/s (x%.2f); matmul peak %.1f GFLOP/s, MFU %.2f",
-             pretrain["gpt1_tokens_per_s"], pretrain["transformers_tokens_per_s"],
-             pretrain["ratio_vs_transformers"], pretrain["peak_flops"] / 1e9, pretrain["mfu"])
+    log.info(
+        "pretraining: gpt1 %.0f tok/s, transformers %.0f tok/s (x%.2f); matmul peak %.1f GFLOP/s, MFU %.2f",
+        pretrain["gpt1_tokens_per_s"],
+        pretrain["transformers_tokens_per_s"],
+        pretrain["ratio_vs_transformers"],
+        pretrain["peak_flops"] / 1e9,
+        pretrain["mfu"],
+    )
     with tempfile.TemporaryDirectory(prefix="gpt1-bench-") as tmp:
         bpe, bpe_model = bench_bpe(sizes, data_dir, Path(tmp))
-        log.info("BPE: training %.2f MB/s, encoding peak RSS %s MB", bpe["bpe_training"]["mb_per_s"],
-                 " / ".join(f"{e['peak_rss_mb']:.0f}" for e in bpe["encoding"]))
+        log.info(
+            "BPE: training %.2f MB/s, encoding peak RSS %s MB",
+            bpe["bpe_training"]["mb_per_s"],
+            " / ".join(f"{e['peak_rss_mb']:.0f}" for e in bpe["encoding"]),
+        )
         finetune = bench_finetune(sizes, device, repeats, bpe_model, data_dir)
-    log.info("fine-tuning: %.1f examples/s dynamic, %.1f padded (x%.2f)", finetune["gpt1_examples_per_s"],
-             finetune["padded_examples_per_s"], finetune["ratio_vs_padded"])
+    log.info(
+        "fine-tuning: %.1f examples/s dynamic, %.1f padded (x%.2f)",
+        finetune["gpt1_examples_per_s"],
+        finetune["padded_examples_per_s"],
+        finetune["ratio_vs_padded"],
+    )
 
     common = {"machine": about, "command": command, "quick": quick}
     results = {
@@ -612,8 +681,7 @@ def summary(pretrain: dict, finetune: dict, bpe: dict, about: dict, command: str
         f"{spread(ft_runs['padded'], 1)} |",
         f"| **ratio** | **{finetune['ratio_vs_padded']:.2f}x** | |",
         "",
-        f"Batch {finetune['batch_size']}, {finetune['examples']} examples from {finetune['data']}. "
-        f"{finetune['note']}",
+        f"Batch {finetune['batch_size']}, {finetune['examples']} examples from {finetune['data']}. {finetune['note']}",
         "",
         "## BPE and corpus encoding",
         "",
@@ -622,8 +690,11 @@ def summary(pretrain: dict, finetune: dict, bpe: dict, about: dict, command: str
         "",
         "| corpus | lines | encoding MB/s | peak RSS |",
         "|---:|---:|---:|---:|",
-        *(f"| {e['corpus_bytes'] / 1e6:.3g} MB | {e['train_lines']:,} | {e['mb_per_s']:.2f} | "
-          f"{e['peak_rss_mb']:.0f} MB |" for e in enc),
+        *(
+            f"| {e['corpus_bytes'] / 1e6:.3g} MB | {e['train_lines']:,} | {e['mb_per_s']:.2f} | "
+            f"{e['peak_rss_mb']:.0f} MB |"
+            for e in enc
+        ),
         "",
         f"Peak memory grows x{bpe['peak_rss_growth']:.2f} for x{enc[-1]['corpus_bytes'] / enc[0]['corpus_bytes']:.1f} "
         f"the text (a process that only loads the tokenizer: {bpe['baseline_rss_mb']:.0f} MB); {bpe['chunking']}. "
@@ -637,15 +708,22 @@ def main(argv: list[str] | None = None) -> None:
     """The bench's command line; run it from the repository root: `python -m benchmarks.bench --out DIR`."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.splitlines()[0],
-                                     epilog="Needs the dev extra (transformers) and the test fixtures.")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench",
+        description=__doc__.splitlines()[0],
+        epilog="Needs the dev extra (transformers) and the test fixtures.",
+    )
     parser.add_argument("--out", type=Path, required=True, help="directory for the JSON files and summary.md")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per contender; medians are reported")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for tests")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--data-dir", type=Path, help="data mirror with glue/SST-2 and books/british-novels "
-                        "(default: $GPT1_DATA_MIRROR, else ../shared/data; the test fixtures when absent)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="data mirror with glue/SST-2 and books/british-novels "
+        "(default: $GPT1_DATA_MIRROR, else ../shared/data; the test fixtures when absent)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

@@ -39,8 +39,12 @@ def build_parser(commands: dict[str, str] = COMMANDS) -> argparse.ArgumentParser
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in commands.items():
         module = importlib.import_module(module_name)
-        command = sub.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        command = sub.add_parser(
+            name,
+            help=module.__doc__.splitlines()[0],
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         command.set_defaults(run=module.run)
         module.add_arguments(command)
         command.add_argument("--log-file", type=Path, help="also write the log to this file")

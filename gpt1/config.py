@@ -160,8 +160,10 @@ class Variant:
             return cls(name, None, False)
         if name.startswith("layers") and name[6:].isdigit() and int(name[6:]) <= n_layer:
             return cls(name, int(name[6:]), True)
-        raise ValueError(f"finetune variant {name!r}: use full, no_pretraining, no_aux_lm or layers<K> "
-                         f"with K at most the model's {n_layer} layers")
+        raise ValueError(
+            f"finetune variant {name!r}: use full, no_pretraining, no_aux_lm or layers<K> "
+            f"with K at most the model's {n_layer} layers"
+        )
 
     def transfers(self, key: str) -> bool:
         """Whether the pretrained tensor `key` (a GPT state-dict key) is loaded."""

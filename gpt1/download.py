@@ -19,8 +19,9 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from tqdm import tqdm
 
@@ -53,7 +54,10 @@ def sha256_file(path: Path) -> str:
 
 
 def fetch(
-    url: str, dest: Path, sha256: str | None, mirror_path: str | None = None,
+    url: str,
+    dest: Path,
+    sha256: str | None,
+    mirror_path: str | None = None,
     check: Callable[[Path], None] | None = None,
 ) -> Path:
     """Make `dest` hold the file at `url` whose sha256 is `sha256`, and return `dest`.
@@ -164,9 +168,10 @@ def _download(url: str, part: Path) -> str:
 def _copy_hashing(src: BinaryIO, part: Path, size: int | None, label: str) -> str:
     """Copy a stream into `part` with a progress bar, hashing on the fly; return the sha256."""
     digest = hashlib.sha256()
-    with open(part, "wb") as out, tqdm(
-        total=size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, disable=None, leave=False
-    ) as bar:
+    with (
+        open(part, "wb") as out,
+        tqdm(total=size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, disable=None, leave=False) as bar,
+    ):
         while chunk := src.read(CHUNK_BYTES):
             digest.update(chunk)
             out.write(chunk)

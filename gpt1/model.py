@@ -118,7 +118,7 @@ class GPT(nn.Module):
     def hidden_states(self, idx: torch.Tensor) -> torch.Tensor:
         """Final transformer states, (B, T, n_embd): what task heads read."""
         T = idx.size(1)
-        if T > self.config.n_ctx:
+        if self.config.n_ctx < T:
             raise ValueError(f"sequence of {T} tokens is longer than the context ({self.config.n_ctx})")
         pos = torch.arange(T, device=idx.device)
         x = self.drop(self.tokens_embed(idx) + self.positions_embed(pos))

@@ -64,16 +64,21 @@ def validate(params: dict, schema_file: Path = SCHEMA_FILE) -> None:
 def check_cross_references(params: dict) -> None:
     """What the schema cannot say: the ablation, transfer and zero-shot runs use tasks that runs.tasks
     downloads, and Figure 2's layer counts stop short of the full model (which the main runs are)."""
-    for where, tasks in (("ablation.tasks", params["ablation"]["tasks"]), ("transfer.tasks", params["transfer"]["tasks"]),
-                         ("runs.zero_shot", params["runs"]["zero_shot"])):
+    for where, tasks in (
+        ("ablation.tasks", params["ablation"]["tasks"]),
+        ("transfer.tasks", params["transfer"]["tasks"]),
+        ("runs.zero_shot", params["runs"]["zero_shot"]),
+    ):
         for i, task in enumerate(tasks):
             if task not in params["runs"]["tasks"]:
                 raise ParamsError(f"params.yaml: {where}.{i}: {task!r} is not in runs.tasks; add it there")
     n_layer = params["model"]["n_layer"]
     for i, layers in enumerate(params["transfer"]["layers"]):
         if layers >= n_layer:
-            raise ParamsError(f"params.yaml: transfer.layers.{i}: {layers} is not below model.n_layer ({n_layer}); "
-                              "the full model's runs already give that point")
+            raise ParamsError(
+                f"params.yaml: transfer.layers.{i}: {layers} is not below model.n_layer ({n_layer}); "
+                "the full model's runs already give that point"
+            )
 
 
 def load(path: Path = PARAMS_FILE, profile: str | None = None) -> dict:
@@ -132,9 +137,11 @@ def dvc_set_params(path: Path = PARAMS_FILE, profile: str | None = None) -> list
     raw = yaml.safe_load(Path(path).read_text())
     params = load(path, profile)
     if params["runs"]["init"] != "pretrained":
-        raise ParamsError(f"profile {params['profile']}: runs.init {params['runs']['init']} (the released "
-                          "weights) runs under Snakemake only, dvc.yaml being the pretrained pipeline: "
-                          f"`snakemake --cores all --config profile={params['profile']}`")
+        raise ParamsError(
+            f"profile {params['profile']}: runs.init {params['runs']['init']} (the released "
+            "weights) runs under Snakemake only, dvc.yaml being the pretrained pipeline: "
+            f"`snakemake --cores all --config profile={params['profile']}`"
+        )
     changed = changed_leaves(raw, params)
     changed.pop("profiles", None)
     # JSON is YAML without spaces: each flag survives the shell's word splitting of $(gpt1 profile ...).

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gpt1.download import fetch
-from gpt1.weights import HF_PREFIX, import_weights
+from gpt1.weights import HF_PREFIX, N_PARAM_FILES, import_weights
 
 HF_REVISION = "adacbec1426c790163037629ab537b20464a8f71"  # the hub revision that added model.safetensors
 HF_REPO = "openai-community/openai-gpt"
@@ -120,7 +120,7 @@ def check_file_format(path: Path, name: str | None = None) -> None:
             from safetensors import safe_open
 
             with safe_open(path, framework="pt") as f:
-                if not any(k.removeprefix(HF_PREFIX) == "tokens_embed.weight" for k in f.keys()):
+                if not any(k.removeprefix(HF_PREFIX) == "tokens_embed.weight" for k in f.keys()):  # noqa: SIM118 (safe_open has keys(), no __iter__)
                     raise ValueError("no tokens_embed.weight")
         elif name.endswith(".json"):
             json.loads(path.read_text(encoding="utf-8"))

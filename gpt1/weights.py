@@ -21,8 +21,8 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -64,7 +64,7 @@ def is_conv1d_weight(name: str) -> bool:
 
 
 def detect_format(src: Path) -> str:
-    """"hf" or "original", from the files in `src`."""
+    """ "hf" or "original", from the files in `src`."""
     src = Path(src)
     if not src.is_dir():
         raise FileNotFoundError(f"{src} is not a directory: pass the folder holding the released weights")
@@ -72,8 +72,9 @@ def detect_format(src: Path) -> str:
     hf = (src / "config.json").is_file() and any((src / name).is_file() for name in hf_weights)
     original = (src / "params_shapes.json").is_file()
     if hf and original:
-        raise ValueError(f"{src} holds both Hugging Face (config.json) and original (params_shapes.json) weights: "
-                         "keep one")
+        raise ValueError(
+            f"{src} holds both Hugging Face (config.json) and original (params_shapes.json) weights: keep one"
+        )
     if hf:
         return "hf"
     if original:
@@ -229,9 +230,7 @@ def add_task_token_rows(
     return GPTConfig(**(cfg.to_dict() | {"vocab_size": cfg.vocab_size + n})), state
 
 
-def import_weights(
-    src: Path, out: Path, task_tokens: int = N_TASK_TOKENS, n_head: int = 12, seed: int = 0
-) -> dict:
+def import_weights(src: Path, out: Path, task_tokens: int = N_TASK_TOKENS, n_head: int = 12, seed: int = 0) -> dict:
     """Write the released weights in `src` as a gpt1 checkpoint `out`, the layout pretraining's model.pt
     has, plus where the weights came from. Returns the checkpoint's description."""
     src, out = Path(src), Path(out)
@@ -251,8 +250,10 @@ def import_weights(
 def hf_config(cfg: GPTConfig) -> dict:
     """transformers' OpenAIGPTConfig fields for `cfg`."""
     if cfg.n_inner != 4 * cfg.n_embd:
-        raise ValueError(f"n_inner {cfg.n_inner} is not 4 x n_embd ({4 * cfg.n_embd}): "
-                         "transformers' OpenAIGPT cannot hold that feed-forward width")
+        raise ValueError(
+            f"n_inner {cfg.n_inner} is not 4 x n_embd ({4 * cfg.n_embd}): "
+            "transformers' OpenAIGPT cannot hold that feed-forward width"
+        )
     return {
         "architectures": ["OpenAIGPTLMHeadModel"],
         "model_type": "openai-gpt",

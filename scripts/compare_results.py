@@ -18,10 +18,20 @@ from pathlib import Path
 
 VOLATILE_KEYS = {"wall_s", "wall_s_this_run", "tokens_per_s", "pretrain_run_id"}
 VOLATILE_COLUMNS = {"tokens_per_s"}
-VOLATILE_LINES = (re.compile(r"^Made .* from commit \w+\.$"), re.compile(r"^% Written by gpt1\.[\w.]+; do not edit\.$"),
-                  re.compile(r"tokens/s\)\.$"))
-PATTERNS = ("tables/*", "figures/figure2.json", "metrics/**/*.json", "zero_shot/*.json", "pretrain/metrics.json",
-            "pretrain/curves.csv", "summary.md")
+VOLATILE_LINES = (
+    re.compile(r"^Made .* from commit \w+\.$"),
+    re.compile(r"^% Written by gpt1\.[\w.]+; do not edit\.$"),
+    re.compile(r"tokens/s\)\.$"),
+)
+PATTERNS = (
+    "tables/*",
+    "figures/figure2.json",
+    "metrics/**/*.json",
+    "zero_shot/*.json",
+    "pretrain/metrics.json",
+    "pretrain/curves.csv",
+    "summary.md",
+)
 
 
 def without_volatile(value):
@@ -43,8 +53,15 @@ def comparable(path: Path):
 
 
 def main(before: Path, after: Path) -> int:
-    names = sorted({p.relative_to(root) for root in (before, after) for pattern in PATTERNS for p in root.glob(pattern)
-                    if p.is_file() and p.suffix != ".png"})
+    names = sorted(
+        {
+            p.relative_to(root)
+            for root in (before, after)
+            for pattern in PATTERNS
+            for p in root.glob(pattern)
+            if p.is_file() and p.suffix != ".png"
+        }
+    )
     differences = 0
     for name in names:
         if not (before / name).is_file() or not (after / name).is_file():

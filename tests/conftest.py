@@ -100,11 +100,16 @@ def serve(file_server_url):
 def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
     """A command of the project (gpt1, snakemake, dvc, git) in `cwd`, tracking into `cwd`'s own MLflow store,
     with the smoke tasks' fixtures as the data mirror; fails the test, with its output, if it fails."""
-    env = os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-                        # the tasks' offline mirror: hand-written fixtures in the official layout
-                        "GPT1_DATA_MIRROR": str(FIXTURES / "smoke_tasks"),
-                        "MLFLOW_TRACKING_URI": f"sqlite:///{Path(cwd) / 'mlflow.db'}"}
+    env = os.environ | {
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        # the tasks' offline mirror: hand-written fixtures in the official layout
+        "GPT1_DATA_MIRROR": str(FIXTURES / "smoke_tasks"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{Path(cwd) / 'mlflow.db'}",
+    }
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200, **kwargs)
     assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return done
@@ -127,8 +132,9 @@ def project_copy(directory: Path) -> Path:
 def snakemake_jobs(*args: str, cwd: Path = ROOT) -> dict[str, dict]:
     """rule -> {cmd, inputs, outputs} from a forced dry run of the whole DAG; a foreach or matrix job is named
     as DVC names its stage, `rule@values` (the wildcards' values in the order the path names them)."""
-    done = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--forceall", *args],
-                          capture_output=True, text=True, cwd=cwd)
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "-p", "--forceall", *args], capture_output=True, text=True, cwd=cwd
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     return dry_run_jobs(done.stdout + done.stderr)
 
@@ -140,8 +146,15 @@ def dry_run_jobs(output: str) -> dict[str, dict]:
         name = re.match(r"rule (\w+):", block).group(1)
         if wildcards := re.search(r"^\s+wildcards: (.*)$", block, re.M):
             name += "@" + "-".join(pair.split("=", 1)[1] for pair in wildcards.group(1).split(", "))
-        field = lambda key: set(re.search(rf"^\s+{key}: (.*)$", block, re.M).group(1).split(", "))  # noqa: E731
         cmd = re.search(r"^Shell command: (.*)$", block, re.M)
         if name != "all":
-            jobs[name] = {"cmd": cmd.group(1), "inputs": field("input"), "outputs": field("output")}
+            jobs[name] = {
+                "cmd": cmd.group(1),
+                "inputs": job_field(block, "input"),
+                "outputs": job_field(block, "output"),
+            }
     return jobs
+
+
+def job_field(block: str, key: str) -> set[str]:
+    return set(re.search(rf"^\s+{key}: (.*)$", block, re.M).group(1).split(", "))

@@ -66,7 +66,9 @@ def test_weight_decay_only_on_matrices_and_embeddings():
     assert "tokens_embed.weight" in decayed and "positions_embed.weight" in decayed
     assert "h.0.attn.c_attn.weight" in decayed and "h.1.mlp.c_proj.weight" in decayed
     assert all(n.endswith(".bias") or ".ln_" in n for n in not_decayed)
-    assert {n for n in not_decayed if ".ln_" in n} == {f"h.{i}.ln_{j}.{w}" for i in (0, 1) for j in (1, 2) for w in ("weight", "bias")}
+    assert {n for n in not_decayed if ".ln_" in n} == {
+        f"h.{i}.ln_{j}.{w}" for i in (0, 1) for j in (1, 2) for w in ("weight", "bias")
+    }
     assert decayed | not_decayed == set(names.values()) and not decayed & not_decayed
 
 

@@ -8,7 +8,8 @@ from gpt1 import tracking
 
 def log_a_stage(uri: str, worker: int) -> None:
     os.environ["MLFLOW_TRACKING_URI"] = uri
-    with tracking.stage_run("pretrain", "smoke", {"worker": worker, "lr": 0.001}) as run:
+    os.environ["GPT1_PROFILE"] = "smoke"  # as the Snakefile exports it
+    with tracking.stage_run("pretrain", {"worker": worker, "lr": 0.001}) as run:
         for step in range(1, 21):
             run.log_metrics({"train_loss": 1.0 / step, "worker": worker}, step)
         assert run.enabled, "tracking gave up under concurrent writers"
@@ -44,7 +45,7 @@ def test_a_broken_store_never_stops_the_stage(tmp_path, monkeypatch, caplog):
     (tmp_path / "not-a-directory").write_text("")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'not-a-directory' / 'mlflow.db'}")
     monkeypatch.setattr(tracking, "RETRY_SECONDS", 0.0)
-    with tracking.stage_run("train_bpe", "smoke", {"vocab_size": 400}) as run:
+    with tracking.stage_run("train_bpe", {"vocab_size": 400}) as run:
         run.log_metrics({"x": 1.0}, 1)
         run.set_tag("a", "b")
         (tmp_path / "output").write_text("done")
@@ -56,8 +57,20 @@ def test_a_broken_store_never_stops_the_stage(tmp_path, monkeypatch, caplog):
 def test_a_failing_stage_is_marked_failed(tmp_path):
     from mlflow import MlflowClient
 
-    with pytest.raises(ZeroDivisionError):
-        with tracking.stage_run("pretrain", "smoke", {}) as run:
-            1 / 0
+    with pytest.raises(ZeroDivisionError), tracking.stage_run("pretrain", {}) as run:
+        raise ZeroDivisionError
     client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     assert client.get_run(run.run_id).info.status == "FAILED"
+
+
+def test_the_profile_tag_is_the_exported_label_or_dvcs_params_yaml(tmp_path, monkeypatch):
+    """Renaming a profile must rerun nothing, so its name reaches no command: the Snakefile exports it as
+    GPT1_PROFILE; under DVC (DVC_ROOT set) it is the project's params.yaml `profile` key."""
+    from gpt1.params import profile_label
+
+    monkeypatch.setenv("GPT1_PROFILE", "mine")
+    assert profile_label() == "mine"
+    monkeypatch.delenv("GPT1_PROFILE")
+    (tmp_path / "params.yaml").write_text("profile: paper\n")
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    assert profile_label() == "paper"

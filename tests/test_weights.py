@@ -7,8 +7,8 @@ import torch
 
 from conftest import SHARED_DATA
 from gpt1 import cli, released, weights
-from gpt1.training.finetune import load_pretrained
 from gpt1.model import GPT, GPTConfig
+from gpt1.training.finetune import load_pretrained
 
 transformers = pytest.importorskip("transformers")
 from transformers.modeling_utils import no_init_weights  # noqa: E402
@@ -86,8 +86,11 @@ def release_shapes(cfg: GPTConfig) -> list[list[int]]:
 
 def tf_variable_names(n_layer: int) -> list[str]:
     """The TensorFlow names transformers' converter reads from parameters_names.json (not part of the release)."""
-    block = [f"{scope}/{var}" for scope in ("attn/c_attn", "attn/c_proj", "ln_1", "mlp/c_fc", "mlp/c_proj", "ln_2")
-             for var in (("g", "b") if scope.startswith("ln") else ("w", "b"))]
+    block = [
+        f"{scope}/{var}"
+        for scope in ("attn/c_attn", "attn/c_proj", "ln_1", "mlp/c_fc", "mlp/c_proj", "ln_2")
+        for var in (("g", "b") if scope.startswith("ln") else ("w", "b"))
+    ]
     return ["model/we:0"] + [f"model/h{i}/{name}:0" for i in range(n_layer) for name in block]
 
 

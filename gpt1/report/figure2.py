@@ -33,9 +33,13 @@ def transfer_points(metrics_dir: Path) -> dict[str, list[dict]]:
         for r in records:
             if task in runs and r.get("status") == "done":
                 runs[task][r["n_layer"]].append(100 * first_metric(r))
-    return {task: [{"layers": k, "mean": mean(v), "sd": stdev(v) if len(v) > 1 else 0.0, "seeds": len(v)}
-                   for k, v in sorted(by_layers.items())]
-            for task, by_layers in sorted(runs.items())}
+    return {
+        task: [
+            {"layers": k, "mean": mean(v), "sd": stdev(v) if len(v) > 1 else 0.0, "seeds": len(v)}
+            for k, v in sorted(by_layers.items())
+        ]
+        for task, by_layers in sorted(runs.items())
+    }
 
 
 def first_metric(record: dict) -> float:
@@ -62,10 +66,19 @@ def plot(transfer: dict[str, list[dict]], zero_shot: dict[str, dict], profile: s
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for task, points in transfer.items():
-        left.errorbar([p["layers"] for p in points], [p["mean"] for p in points], yerr=[p["sd"] for p in points],
-                      marker="o", capsize=3, label=f"{NAMES.get(task, task)} dev {TASKS[task].metrics[0]}")
-    left.set(xlabel="pretrained layers transferred (0: embeddings only)", ylabel="dev score (x100)",
-             title="Transfer: layers from pretraining")
+        left.errorbar(
+            [p["layers"] for p in points],
+            [p["mean"] for p in points],
+            yerr=[p["sd"] for p in points],
+            marker="o",
+            capsize=3,
+            label=f"{NAMES.get(task, task)} dev {TASKS[task].metrics[0]}",
+        )
+    left.set(
+        xlabel="pretrained layers transferred (0: embeddings only)",
+        ylabel="dev score (x100)",
+        title="Transfer: layers from pretraining",
+    )
     left.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole layers, no 0.5
     for task, record in zero_shot.items():
         label = f"{NAMES.get(task, task)} {record['metric']}"
@@ -75,8 +88,11 @@ def plot(transfer: dict[str, list[dict]], zero_shot: dict[str, dict], profile: s
         else:
             line = right.plot(steps, values, marker="o", label=label)[0]
         right.axhline(record["chance"], color=line.get_color(), linestyle="--", linewidth=0.8)
-    right.set(xlabel="pretraining updates", ylabel="zero-shot score (dashed: chance)",
-              title="Zero-shot heuristics over pretraining")
+    right.set(
+        xlabel="pretraining updates",
+        ylabel="zero-shot score (dashed: chance)",
+        title="Zero-shot heuristics over pretraining",
+    )
     for ax in (left, right):
         if ax.has_data():
             ax.legend(fontsize=8)
@@ -96,7 +112,10 @@ def build_figure2(metrics_dir: Path, zero_shot_dir: Path, out_dir: Path, profile
     transfer, zero_shot = transfer_points(metrics_dir), zero_shot_curves(zero_shot_dir)
     png = out_dir / "figure2.png"
     atomic_write_bytes(png, plot(transfer, zero_shot, profile))
-    data = {"profile": profile, "transfer": transfer,
-            "zero_shot": {t: {k: r[k] for k in ("metric", "chance", "split", "n", "points")} for t, r in zero_shot.items()}}
+    data = {
+        "profile": profile,
+        "transfer": transfer,
+        "zero_shot": {t: {k: r[k] for k in ("metric", "chance", "split", "n", "points")} for t, r in zero_shot.items()},
+    }
     atomic_write_json(out_dir / "figure2.json", data)
     return [png, out_dir / "figure2.json"]

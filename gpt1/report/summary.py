@@ -13,8 +13,10 @@ from gpt1.files import atomic_write_text
 
 TABLE_FILES = ("table2.md", "table3.md", "table4.md", "table5.md")
 PAPER_PERPLEXITY = 18.4  # BooksCorpus, PAPER.md
-RELEASED_WEIGHTS = ("- Fine-tuning started from OpenAI's released GPT-1 weights (openai-community/openai-gpt, "
-                    "imported by `gpt1 import-openai-gpt`) and its BPE vocabulary; no pretraining was run here.")
+RELEASED_WEIGHTS = (
+    "- Fine-tuning started from OpenAI's released GPT-1 weights (openai-community/openai-gpt, "
+    "imported by `gpt1 import-openai-gpt`) and its BPE vocabulary; no pretraining was run here."
+)
 
 
 def pretraining_lines(metrics_file: Path) -> list[str]:

@@ -14,7 +14,15 @@ import pandas as pd
 from gpt1.files import atomic_write_json, atomic_write_text
 from gpt1.report.paper import TABLE5_COLUMNS, TABLE5_ROWS, Table
 from gpt1.report.tables import (
-    DASH, Measure, difference, initialisation_line, load_records, mean_of_columns, measure, ours_text, to_latex,
+    DASH,
+    Measure,
+    difference,
+    initialisation_line,
+    load_records,
+    mean_of_columns,
+    measure,
+    ours_text,
+    to_latex,
     to_markdown,
 )
 
@@ -77,10 +85,15 @@ def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
         atomic_write_text(path, text)
     summary = {"profile": profile}
     for variant, _, _ in OUR_ROWS:
-        summary[variant] = {header: {"ours": None if m.value is None else round(m.value, 4),
-                                     "sd": None if m.sd is None else round(m.sd, 4), "seeds": len(m.seeds),
-                                     "status": m.status}
-                            for header, m in zip(headers, ours[variant])}
+        summary[variant] = {
+            header: {
+                "ours": None if m.value is None else round(m.value, 4),
+                "sd": None if m.sd is None else round(m.sd, 4),
+                "seeds": len(m.seeds),
+                "status": m.status,
+            }
+            for header, m in zip(headers, ours[variant])
+        }
     atomic_write_json(out_dir / "table5.json", summary)
     return [*written, out_dir / "table5.json"]
 
@@ -96,14 +109,15 @@ def footnotes(headers: list[str], ours: dict[str, list[Measure]]) -> list[str]:
 
 
 def notes(ours: dict[str, list[Measure]], profile: str, initialisation: str) -> list[str]:
-    seeds = "; ".join(f"{label} {', '.join(str(s) for s in dict.fromkeys(ours[v][0].seeds)) or 'none'}"
-                      for v, _, label in OUR_ROWS)
+    seeds = "; ".join(
+        f"{label} {', '.join(str(s) for s in dict.fromkeys(ours[v][0].seeds)) or 'none'}" for v, _, label in OUR_ROWS
+    )
     return [
         f"Profile: {profile}. Every value is on the task's dev set, as in the paper's Table 5.",
         initialisation,
         "Metrics: CoLA Matthews corr., SST2 acc., MRPC F1, STSB Pearson, QQP F1, MNLI acc. (mean of "
         "matched and mismatched), QNLI acc., RTE acc., each ×100; mean ± sd over seeds.",
-        "Avg: the unweighted mean of the task columns that ran; \"(k of 8)\" when some did not, and then "
+        'Avg: the unweighted mean of the task columns that ran; "(k of 8)" when some did not, and then '
         "it is not comparable with the paper's.",
         f"Seeds behind Avg: {seeds}.",
         "w/o pre-training: the same model, every weight freshly initialised; w/o aux LM: lambda = 0.",

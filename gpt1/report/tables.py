@@ -24,8 +24,14 @@ ROWS = ("Best earlier (method)", "GPT-1 (paper)", "gpt1 (ours)", "Difference (ou
 NOT_RUN = "not run"
 MISSING = "missing"
 DASH = "–"
-METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "matthews": "Matthews corr.", "pearson": "Pearson",
-                "spearman": "Spearman", "glue": "score (ours, defined below)"}
+METRIC_NAMES = {
+    "accuracy": "accuracy",
+    "f1": "F1",
+    "matthews": "Matthews corr.",
+    "pearson": "Pearson",
+    "spearman": "Spearman",
+    "glue": "score (ours, defined below)",
+}
 GLUE_TASKS = frozenset(task for task, _, _ in GLUE_COMPONENTS)
 # What a run's weights started from: its record's `init` (gpt1.stages.finetune); records without one came
 # from pretraining.
@@ -171,6 +177,7 @@ def footnotes(table: Table, measures: list[Measure]) -> list[str]:
 
 def notes(table: Table, measures: list[Measure], profile: str, records: dict[str, list[dict]]) -> list[str]:
     """What every table states below it: profile, split, metric and seeds per column, GLUE definition."""
+
     def per_column(describe) -> str:
         return "; ".join(f"{c.name} {describe(c, m)}" for c, m in zip(table.columns, measures))
 
@@ -242,29 +249,44 @@ def to_markdown(table: Table, frame: pd.DataFrame, foot: list[str], lines: list[
 
 def latex_escape(text: str) -> str:
     """Text safe to put in LaTeX: its special characters escaped."""
-    special = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-               "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "×": r"$\times$"}
+    special = {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+        "×": r"$\times$",
+    }
     return "".join(special.get(ch, ch) for ch in text)
 
 
 def to_latex(table: Table, frame: pd.DataFrame, foot: list[str], lines: list[str]) -> str:
     """A LaTeX table (needs booktabs): the tabular from pandas, then the footnotes and notes."""
-    tabular = frame.replace(DASH, "--").reset_index().to_latex(
-        index=False, escape=True, column_format="l" + "r" * len(frame.columns)
+    tabular = (
+        frame.replace(DASH, "--")
+        .reset_index()
+        .to_latex(index=False, escape=True, column_format="l" + "r" * len(frame.columns))
     )
     notes_tex = [latex_escape(line) for line in foot + lines]
-    return "\n".join([
-        "% Written by gpt1.report.tables; do not edit.",
-        r"\begin{table}[ht]",
-        r"\centering",
-        rf"\caption{{Table {table.number}: {latex_escape(table.title)}}}",
-        rf"\label{{tab:table{table.number}}}",
-        tabular.rstrip("\n"),
-        r"\par\smallskip\footnotesize",
-        "\n\\par\n".join(notes_tex),
-        r"\end{table}",
-        "",
-    ])
+    return "\n".join(
+        [
+            "% Written by gpt1.report.tables; do not edit.",
+            r"\begin{table}[ht]",
+            r"\centering",
+            rf"\caption{{Table {table.number}: {latex_escape(table.title)}}}",
+            rf"\label{{tab:table{table.number}}}",
+            tabular.rstrip("\n"),
+            r"\par\smallskip\footnotesize",
+            "\n\\par\n".join(notes_tex),
+            r"\end{table}",
+            "",
+        ]
+    )
 
 
 def table_json(table: Table, measures: list[Measure]) -> dict:

@@ -15,8 +15,14 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, group: str) -> 
         if field.name in getattr(cls, "NOT_PARAMS", ()):
             continue
         spellings = dict.fromkeys([f"--{field.name}", f"--{field.name.replace('_', '-')}"])
-        parser.add_argument(*spellings, dest=field.name, type=FIELD_TYPES[field.type], required=True,
-                            metavar=field.type.upper(), help=f"params.yaml: {group}.{field.name}")
+        parser.add_argument(
+            *spellings,
+            dest=field.name,
+            type=FIELD_TYPES[field.type],
+            required=True,
+            metavar=field.type.upper(),
+            help=f"params.yaml: {group}.{field.name}",
+        )
 
 
 def config_from_args(cls: type, args: argparse.Namespace, **per_run):

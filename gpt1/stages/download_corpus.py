@@ -23,5 +23,11 @@ def run(args: argparse.Namespace) -> None:
     name = "local" if local_dir else cfg.source
     with tracking.stage_run("download_corpus", mlflow_params(args)) as run:
         summary = corpus.prepare_corpus(name, args.out_dir, cfg.val_fraction, cfg.seed, local_dir=local_dir)
-        run.log_metrics({f"{split}_{key}": value for split, counts in summary["splits"].items()
-                         for key, value in counts.items() if isinstance(value, (int, float))})
+        run.log_metrics(
+            {
+                f"{split}_{key}": value
+                for split, counts in summary["splits"].items()
+                for key, value in counts.items()
+                if isinstance(value, (int, float))
+            }
+        )

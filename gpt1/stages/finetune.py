@@ -11,9 +11,9 @@ import logging
 import random
 from pathlib import Path
 
-from gpt1.text.tokenizers import TOKENIZER_HELP
 from gpt1.config import FinetuneConfig
 from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
+from gpt1.text.tokenizers import TOKENIZER_HELP
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--task", required=True, choices=list(TASKS))
     parser.add_argument("--seed", type=int, required=True, help="one of params.yaml's runs.seeds")
-    parser.add_argument("--variant", required=True,
-                        help="full, no_pretraining, no_aux_lm or layers<K> (gpt1.config.Variant)")
+    parser.add_argument(
+        "--variant", required=True, help="full, no_pretraining, no_aux_lm or layers<K> (gpt1.config.Variant)"
+    )
     parser.add_argument("--task-dir", type=Path, required=True, help="download-task's --out-dir")
     parser.add_argument("--checkpoint", type=Path, required=True, help="the pretrained (or imported) model.pt")
     parser.add_argument("--tokenizer", type=Path, required=True, help=TOKENIZER_HELP)
@@ -48,13 +49,31 @@ def run(args: argparse.Namespace) -> None:
     status = json.loads((args.task_dir / "status.json").read_text())
     tags = {"task": args.task, "seed": str(cfg.seed), "ablation": cfg.variant}  # full, no_pretraining, ...
     with tracking.stage_run("finetune", mlflow_params(args), tags=tags) as run:
-        run_task(args.task, args.task_dir / "data", status, args.checkpoint, args.tokenizer, cfg, args.out,
-                 args.work_dir, run, curves_out=args.curves)
+        run_task(
+            args.task,
+            args.task_dir / "data",
+            status,
+            args.checkpoint,
+            args.tokenizer,
+            cfg,
+            args.out,
+            args.work_dir,
+            run,
+            curves_out=args.curves,
+        )
 
 
 def run_task(
-    task_id: str, data_dir: Path, status: dict, checkpoint: Path, tokenizer: Path, cfg: FinetuneConfig,
-    out: Path, work_dir: Path, tracker=None, curves_out: Path | None = None,
+    task_id: str,
+    data_dir: Path,
+    status: dict,
+    checkpoint: Path,
+    tokenizer: Path,
+    cfg: FinetuneConfig,
+    out: Path,
+    work_dir: Path,
+    tracker=None,
+    curves_out: Path | None = None,
 ) -> None:
     """Fine-tune and evaluate `task_id`, or say why not; write its metrics record to `out` and its training
     curve to `curves_out`. `tokenizer`: a sentencepiece model file or OpenAI's vocabulary folder
@@ -75,8 +94,10 @@ def run_task(
         return not_run(task_id, reason, out, cfg, curves_out)
     train = read_split(task_id, "train", data_dir)
     if len(train) < cfg.min_train_examples:
-        reason = (f"only {len(train)} training examples in {data_dir} (a format slice?); "
-                  f"finetune.min_train_examples is {cfg.min_train_examples}")
+        reason = (
+            f"only {len(train)} training examples in {data_dir} (a format slice?); "
+            f"finetune.min_train_examples is {cfg.min_train_examples}"
+        )
         return not_run(task_id, reason, out, cfg, curves_out)
     available = len(train)
     if cfg.max_train_examples and available > cfg.max_train_examples:
@@ -109,8 +130,9 @@ def run_task(
     write_curves(curves_out, result["curves"])
     atomic_write_json(out, record)
     if tracker:
-        tracker.log_metrics({f"final_{split}_{m}": v for split, r in result["results"].items()
-                             for m, v in r["metrics"].items()})
+        tracker.log_metrics(
+            {f"final_{split}_{m}": v for split, r in result["results"].items() for m, v in r["metrics"].items()}
+        )
         if result["pretrain_run_id"]:
             tracker.set_tag("pretrain_run_id", result["pretrain_run_id"])
     log.info("%s: %s %s", task_id, eval_splits[0], record["metrics"])
@@ -122,8 +144,17 @@ def not_run(task_id: str, reason: str, out: Path, cfg: FinetuneConfig, curves_ou
 
     log.warning("%s: not run: %s", task_id, reason)
     write_curves(curves_out, [])
-    atomic_write_json(out, {"task": task_id, "status": "not run", "reason": reason, "profile": profile_label(),
-                            "seed": cfg.seed, "variant": cfg.variant})
+    atomic_write_json(
+        out,
+        {
+            "task": task_id,
+            "status": "not run",
+            "reason": reason,
+            "profile": profile_label(),
+            "seed": cfg.seed,
+            "variant": cfg.variant,
+        },
+    )
 
 
 def write_curves(path: Path | None, curves: list[dict]) -> None:

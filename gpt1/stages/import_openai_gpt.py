@@ -12,8 +12,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, required=True, help="the gpt1 checkpoint to write (model.pt)")
     parser.add_argument("--vocab-dir", type=Path, required=True, help="where to put the released BPE files")
     parser.add_argument("--download-dir", type=Path, required=True, help="where the released weights are downloaded")
-    parser.add_argument("--format", choices=("hf", "original"), default="hf",
-                        help="hf: openai-community/openai-gpt's model.safetensors; original: finetune-transformer-lm's npy")
+    parser.add_argument(
+        "--format",
+        choices=("hf", "original"),
+        default="hf",
+        help="hf: openai-community/openai-gpt's model.safetensors; original: finetune-transformer-lm's npy",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the task-token rows")
 
 

@@ -21,6 +21,9 @@ def run(args: argparse.Namespace) -> None:
     with tracking.stage_run("summary", mlflow_params(args)) as run:
         build_summary(args.results_dir, args.out, profile_label(), tracking.git_commit())
         run.log_metrics(headline_metrics(args.results_dir))
-        for path in [args.out, *sorted((args.results_dir / "tables").glob("*")),
-                     *sorted((args.results_dir / "figures").glob("*"))]:
+        for path in [
+            args.out,
+            *sorted((args.results_dir / "tables").glob("*")),
+            *sorted((args.results_dir / "figures").glob("*")),
+        ]:
             run.log_artifact(path)

@@ -6,9 +6,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from gpt1.text.tokenizers import TOKENIZER_HELP
 from gpt1.config import ZeroShotConfig
 from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
+from gpt1.text.tokenizers import TOKENIZER_HELP
 
 log = logging.getLogger(__name__)
 
@@ -16,8 +16,12 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, choices=["cola", "sst2", "race"])
     parser.add_argument("--task-dir", type=Path, required=True, help="download-task's --out-dir")
-    parser.add_argument("--snapshots", type=Path, required=True,
-                        help="the pretrain stage's snapshots/ folder, or one checkpoint (e.g. the imported released weights)")
+    parser.add_argument(
+        "--snapshots",
+        type=Path,
+        required=True,
+        help="the pretrain stage's snapshots/ folder, or one checkpoint (e.g. the imported released weights)",
+    )
     parser.add_argument("--tokenizer", type=Path, required=True, help=TOKENIZER_HELP)
     parser.add_argument("--out", type=Path, required=True, help="the JSON record to write")
     add_config_flags(parser, ZeroShotConfig, "zero_shot")
@@ -40,9 +44,18 @@ def run(args: argparse.Namespace) -> None:
             log.warning("%s: zero-shot not run: %s", args.task, status["reason"])
             record = {"task": args.task, "status": "not run", "reason": status["reason"]}
         elif not snapshots:
-            raise FileNotFoundError(f"{args.snapshots}: no step*.pt snapshots; rerun the pretrain stage or pass a "
-                                    "checkpoint file")
+            raise FileNotFoundError(
+                f"{args.snapshots}: no step*.pt snapshots; rerun the pretrain stage or pass a checkpoint file"
+            )
         else:
-            record = score_snapshots(args.task, args.task_dir / "data", status["splits"], snapshots,
-                                     load_tokenizer(args.tokenizer), cfg.max_examples, cfg.seed, run)
+            record = score_snapshots(
+                args.task,
+                args.task_dir / "data",
+                status["splits"],
+                snapshots,
+                load_tokenizer(args.tokenizer),
+                cfg.max_examples,
+                cfg.seed,
+                run,
+            )
     atomic_write_json(args.out, record)

@@ -1,8 +1,8 @@
 """The data layer for fine-tuning on the paper's 12 tasks: registry, readers, downloads.
 
-    from gpt1.tasks import TASKS, read_split, available_splits, download_task
-    download_task("cola", data_dir)                 # fetch + extract (or copy from GPT1_DATA_MIRROR)
-    train = read_split("cola", "train", data_dir)   # list[Example]
+from gpt1.tasks import TASKS, read_split, available_splits, download_task
+download_task("cola", data_dir)                 # fetch + extract (or copy from GPT1_DATA_MIRROR)
+train = read_split("cola", "train", data_dir)   # list[Example]
 """
 
 from gpt1.tasks.data import build_mrpc, download_task, extract_zip

@@ -96,18 +96,21 @@ def build_mrpc(folder: Path) -> None:
     outputs = {name: folder / name for name in ("train.tsv", "dev.tsv", "test.tsv")}
     tmps = {name: path.with_name(path.name + ".tmp") for name, path in outputs.items()}
     try:
-        with open(folder / "msr_paraphrase_train.txt", encoding="utf-8") as data, open(
-            tmps["train.tsv"], "w", encoding="utf-8", newline="\n"
-        ) as train, open(tmps["dev.tsv"], "w", encoding="utf-8", newline="\n") as dev:
+        with (
+            open(folder / "msr_paraphrase_train.txt", encoding="utf-8") as data,
+            open(tmps["train.tsv"], "w", encoding="utf-8", newline="\n") as train,
+            open(tmps["dev.tsv"], "w", encoding="utf-8", newline="\n") as dev,
+        ):
             header = data.readline()
             train.write(header)
             dev.write(header)
             for label, id1, id2, s1, s2 in _mrpc_rows(folder / "msr_paraphrase_train.txt", data):
                 out = dev if (id1, id2) in dev_ids else train
                 out.write(f"{label}\t{id1}\t{id2}\t{s1}\t{s2}\n")
-        with open(folder / "msr_paraphrase_test.txt", encoding="utf-8") as data, open(
-            tmps["test.tsv"], "w", encoding="utf-8", newline="\n"
-        ) as test:
+        with (
+            open(folder / "msr_paraphrase_test.txt", encoding="utf-8") as data,
+            open(tmps["test.tsv"], "w", encoding="utf-8", newline="\n") as test,
+        ):
             data.readline()
             test.write("index\t#1 ID\t#2 ID\t#1 String\t#2 String\n")
             for index, (_, id1, id2, s1, s2) in enumerate(_mrpc_rows(folder / "msr_paraphrase_test.txt", data)):

@@ -175,9 +175,7 @@ def read_race_file(path: Path, labels: tuple[str, ...], subset: str = "") -> Ite
     if not (isinstance(questions, list) and isinstance(options, list) and isinstance(answers, list)):
         raise ValueError(f"{path}: questions, options and answers must be lists")
     if not len(questions) == len(options) == len(answers):
-        raise ValueError(
-            f"{path}: {len(questions)} questions, {len(options)} option lists and {len(answers)} answers"
-        )
+        raise ValueError(f"{path}: {len(questions)} questions, {len(options)} option lists and {len(answers)} answers")
     for number, (question, choices, answer) in enumerate(zip(questions, options, answers), 1):
         if not isinstance(choices, list) or len(choices) != len(labels):
             count = len(choices) if isinstance(choices, list) else "no list of"
@@ -283,6 +281,4 @@ def available_splits(task_id: str, data_dir: Path) -> list[str]:
     """
     task = get_task(task_id)
     folder = Path(data_dir) / task.folder
-    return [
-        split.name for split in task.splits if all(part_exists(folder / part.path, task) for part in split.parts)
-    ]
+    return [split.name for split in task.splits if all(part_exists(folder / part.path, task) for part in split.parts)]

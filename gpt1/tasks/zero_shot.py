@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gpt1.tasks.metrics import score
 from gpt1.tasks import Example
+from gpt1.tasks.metrics import score
 
 # Each heuristic's metric and the score of guessing (drawn as a dashed line in the figure).
 METRICS = {"cola": "matthews", "sst2": "accuracy", "race": "accuracy"}
@@ -149,5 +149,12 @@ def score_snapshots(
         points.append({"step": state["step"], **result})
         if tracker:
             tracker.log_metrics({f"zero_shot_{task}": result["value"]}, state["step"])
-    return {"task": task, "status": "done", "metric": METRICS[task], "chance": CHANCE[task], "split": split,
-            "n": len(splits["evaluate"]), "points": points}
+    return {
+        "task": task,
+        "status": "done",
+        "metric": METRICS[task],
+        "chance": CHANCE[task],
+        "split": split,
+        "n": len(splits["evaluate"]),
+        "points": points,
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+
 @dataclass(frozen=True)
 class Source:
     """One file of a corpus: where it is published, where it sits in a mirror, and its sha256."""

@@ -132,9 +132,7 @@ def split_documents(names: list[str], val_fraction: float, seed: int) -> tuple[l
     if len(unique) != len(names):
         raise ValueError("document names must be unique")
     if len(unique) < 2:
-        raise ValueError(
-            f"cannot split {len(unique)} document(s) into train and validation: at least 2 are needed"
-        )
+        raise ValueError(f"cannot split {len(unique)} document(s) into train and validation: at least 2 are needed")
     shuffled = unique[:]
     random.Random(seed).shuffle(shuffled)
     n_val = min(max(1, round(val_fraction * len(shuffled))), len(shuffled) - 1)
@@ -244,7 +242,7 @@ class _SplitWriter:
     def __init__(self, path: Path):
         self.path = path
         self.tmp = path.with_name(path.name + ".tmp")
-        self.file: TextIO = open(self.tmp, "w", encoding="utf-8", newline="\n")
+        self.file: TextIO = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed by close())
         self.documents: list[str] = []
         self.lines = self.characters = self.bytes = 0
 
@@ -268,9 +266,7 @@ class _SplitWriter:
         }
 
 
-def prepare_corpus(
-    corpus: str, out_dir: Path, val_fraction: float, seed: int, local_dir: Path | None = None
-) -> dict:
+def prepare_corpus(corpus: str, out_dir: Path, val_fraction: float, seed: int, local_dir: Path | None = None) -> dict:
     """Download (into `out_dir/raw`, reused by a rerun), clean and split a corpus by document.
 
     Writes `out_dir/train.txt` and `out_dir/val.txt`, one cleaned paragraph per line in the corpus's own

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from gpt1.text.bpe import Tokenizer
 from gpt1.files import atomic_write_json
+from gpt1.text.bpe import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,11 @@ def encode_file(tokenizer: Tokenizer, text_file: Path, token_file: Path) -> int:
         raise ValueError(f"bpe.vocab_size: {tokenizer.vocab_size} ids do not fit in {TOKEN_DTYPE.__name__}")
     tmp = token_file.with_name(token_file.name + ".tmp")
     count = 0
-    with open(text_file, encoding="utf-8") as lines, open(tmp, "wb") as out, tqdm(
-        desc=f"encode {text_file.name}", unit="tok", unit_scale=True, disable=None
-    ) as bar:
+    with (
+        open(text_file, encoding="utf-8") as lines,
+        open(tmp, "wb") as out,
+        tqdm(desc=f"encode {text_file.name}", unit="tok", unit_scale=True, disable=None) as bar,
+    ):
         for chunk in chunks(lines, CHUNK_CHARS):
             ids = tokenizer.encode(chunk)
             flat = np.fromiter((i for line_ids in ids for i in line_ids), dtype=TOKEN_DTYPE)

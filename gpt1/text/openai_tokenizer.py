@@ -57,8 +57,10 @@ class OpenAITokenizer:
         vocab_dir = Path(vocab_dir)
         for name in (ENCODER_FILE, MERGES_FILE):
             if not (vocab_dir / name).is_file():
-                raise FileNotFoundError(f"{vocab_dir / name} not found: the vocabulary folder must hold the released "
-                                        f"{ENCODER_FILE} and {MERGES_FILE}")
+                raise FileNotFoundError(
+                    f"{vocab_dir / name} not found: the vocabulary folder must hold the released "
+                    f"{ENCODER_FILE} and {MERGES_FILE}"
+                )
         self.encoder: dict[str, int] = json.loads((vocab_dir / ENCODER_FILE).read_text(encoding="utf-8"))
         self.ranks = read_merges(vocab_dir / MERGES_FILE)
         n = len(self.encoder)

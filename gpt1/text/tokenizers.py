@@ -23,8 +23,10 @@ def load_tokenizer(path: Path):
 
         return OpenAITokenizer(path)
     if not path.is_file():
-        raise FileNotFoundError(f"tokenizer {path} not found: pass a sentencepiece .model file (gpt1 train-bpe) "
-                                "or a folder holding OpenAI's encoder_bpe_40000.json and vocab_40000.bpe")
+        raise FileNotFoundError(
+            f"tokenizer {path} not found: pass a sentencepiece .model file (gpt1 train-bpe) "
+            "or a folder holding OpenAI's encoder_bpe_40000.json and vocab_40000.bpe"
+        )
     from gpt1.text.bpe import Tokenizer
 
     return Tokenizer(path)

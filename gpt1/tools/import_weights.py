@@ -7,8 +7,12 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("src", type=Path, help="folder in the Hugging Face layout (config.json + model.safetensors) "
-                        "or the original one (params_shapes.json + params_*.npy), told apart by its files")
+    parser.add_argument(
+        "src",
+        type=Path,
+        help="folder in the Hugging Face layout (config.json + model.safetensors) "
+        "or the original one (params_shapes.json + params_*.npy), told apart by its files",
+    )
     parser.add_argument("out", type=Path, help="the gpt1 checkpoint to write (model.pt)")
     parser.add_argument("--task-tokens", type=int, default=3, help="token-embedding rows to append for the task tokens")
     parser.add_argument("--n-head", type=int, default=12, help="attention heads; read only for the original layout")

@@ -11,9 +11,14 @@ from gpt1.text.tokenizers import TOKENIZER_HELP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tokenizer", required=True,
-                        help="openai (with --vocab-dir), sentencepiece (with --model), or a path: " + TOKENIZER_HELP)
-    parser.add_argument("--vocab-dir", type=Path, help="with --tokenizer openai: encoder_bpe_40000.json and vocab_40000.bpe")
+    parser.add_argument(
+        "--tokenizer",
+        required=True,
+        help="openai (with --vocab-dir), sentencepiece (with --model), or a path: " + TOKENIZER_HELP,
+    )
+    parser.add_argument(
+        "--vocab-dir", type=Path, help="with --tokenizer openai: encoder_bpe_40000.json and vocab_40000.bpe"
+    )
     parser.add_argument("--model", type=Path, help="with --tokenizer sentencepiece: the .model file")
 
 
@@ -30,7 +35,9 @@ def tokenizer_path(kind: str, vocab_dir: Path | None, model: Path | None) -> Pat
     """`--tokenizer openai --vocab-dir DIR`, `--tokenizer sentencepiece --model FILE`, or `--tokenizer PATH`."""
     if kind == "openai":
         if vocab_dir is None or not vocab_dir.is_dir():
-            raise FileNotFoundError(f"--tokenizer openai needs --vocab-dir, the folder of OpenAI's BPE files (got {vocab_dir})")
+            raise FileNotFoundError(
+                f"--tokenizer openai needs --vocab-dir, the folder of OpenAI's BPE files (got {vocab_dir})"
+            )
         return vocab_dir
     if kind == "sentencepiece":
         if model is None or not model.is_file():

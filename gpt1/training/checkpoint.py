@@ -28,13 +28,21 @@ def run_key(*settings) -> str:
 def save(path: Path, key: str, model: torch.nn.Module, optimizer, done: int, history: list[dict], **extra) -> None:
     """Write the checkpoint after `done` units of work (updates or epochs), atomically."""
     rng = {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-    state = {"run_key": key, "done": done, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "history": history, "rng": rng, **extra}
+    state = {
+        "run_key": key,
+        "done": done,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "history": history,
+        "rng": rng,
+        **extra,
+    }
     atomic_save(state, path)
 
 
-def resume(path: Path, key: str, model: torch.nn.Module, optimizer, device: torch.device,
-           announce: bool = True) -> tuple[int, list[dict]]:
+def resume(
+    path: Path, key: str, model: torch.nn.Module, optimizer, device: torch.device, announce: bool = True
+) -> tuple[int, list[dict]]:
     """Load this run's checkpoint into `model` and `optimizer`; (work done, history so far), or (0, [])."""
     if not path.exists():
         return 0, []

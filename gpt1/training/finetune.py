@@ -116,8 +116,10 @@ def load_pretrained(weights: Path, device: torch.device, variant_name: str = "fu
     loaded = gpt.load_state_dict(transferred, strict=False)
     missing = [k for k in loaded.missing_keys if variant.transfers(k)]
     if missing or loaded.unexpected_keys:
-        raise ValueError(f"{weights}: its weights do not fit a GPT of its own config (missing {missing[:3]}, "
-                         f"unexpected {loaded.unexpected_keys[:3]}): is it a gpt1 checkpoint?")
+        raise ValueError(
+            f"{weights}: its weights do not fit a GPT of its own config (missing {missing[:3]}, "
+            f"unexpected {loaded.unexpected_keys[:3]}): is it a gpt1 checkpoint?"
+        )
     return gpt.to(device), variant, state
 
 
@@ -165,16 +167,23 @@ def finetune(
     torch.manual_seed(cfg.seed)
     gpt, variant, pretrained = load_pretrained(weights, device, cfg.variant)
     if tokenizer.vocab_size > gpt.config.vocab_size:
-        raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens, {weights}'s model only "
-                         f"{gpt.config.vocab_size}: pass the tokenizer the checkpoint was trained or imported with")
+        raise ValueError(
+            f"the tokenizer has {tokenizer.vocab_size} tokens, {weights}'s model only "
+            f"{gpt.config.vocab_size}: pass the tokenizer the checkpoint was trained or imported with"
+        )
     lm_coef = cfg.lm_coef if variant.aux_lm else 0.0
     model = TaskModel(gpt, task.kind, n_outputs(task), cfg.clf_dropout).to(device)
     train_data = encode_examples(task, train, tokenizer, gpt.config.n_ctx)
-    eval_data = {split: encode_examples(task, examples, tokenizer, gpt.config.n_ctx) for split, examples in evals.items()}
+    eval_data = {
+        split: encode_examples(task, examples, tokenizer, gpt.config.n_ctx) for split, examples in evals.items()
+    }
 
     optimizer = torch.optim.AdamW(
         decay_groups(model, cfg.weight_decay),
-        lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, fused=device.type == "cuda",
+        lr=cfg.lr,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        fused=device.type == "cuda",
     )
     per_epoch = math.ceil(len(train_data) / cfg.batch_size)
     total = per_epoch * cfg.epochs

@@ -73,8 +73,10 @@ def setup_runtime(device: str, processes: int) -> Runtime:
     """One process, or one of torchrun's (it sets WORLD_SIZE, RANK and LOCAL_RANK)."""
     world = int(os.environ.get("WORLD_SIZE", 1))
     if world != processes:
-        raise ValueError(f"pretrain.processes is {processes} but this run has {world} process(es): start it with "
-                         f"`torchrun --nproc-per-node {processes}`, or set pretrain.processes to {world}")
+        raise ValueError(
+            f"pretrain.processes is {processes} but this run has {world} process(es): start it with "
+            f"`torchrun --nproc-per-node {processes}`, or set pretrain.processes to {world}"
+        )
     if world == 1:
         return Runtime(0, 1, resolve_device(device))
     if resolve_device(device).type == "cuda":
@@ -181,7 +183,10 @@ def pretrain(
         offsets = offsets[rt.rank * per_rank : (rt.rank + 1) * per_rank]
         step_loss = 0.0
         for i in range(accum):
-            x, y = (t.to(rt.device, non_blocking=True) for t in windows(train_tokens, offsets[i * micro : (i + 1) * micro], model_cfg.n_ctx))
+            x, y = (
+                t.to(rt.device, non_blocking=True)
+                for t in windows(train_tokens, offsets[i * micro : (i + 1) * micro], model_cfg.n_ctx)
+            )
             sync = contextlib.nullcontext() if rt.world == 1 or i == accum - 1 else train_model.no_sync()
             with sync:
                 with autocast:
@@ -248,7 +253,12 @@ def finish(
     model: GPT, out_dir: Path, history: list[dict], steps: int, tokens_per_step: int, wall_s: float, run_id: str | None
 ) -> dict:
     """The stage's outputs: weights for fine-tuning (with the MLflow run that made them), final metrics, curves."""
-    weights = {"model_config": model.config.to_dict(), "model": model.state_dict(), "step": steps, "mlflow_run_id": run_id}
+    weights = {
+        "model_config": model.config.to_dict(),
+        "model": model.state_dict(),
+        "step": steps,
+        "mlflow_run_id": run_id,
+    }
     atomic_save(weights, out_dir / "model.pt")
     shutil.rmtree(out_dir / SNAPSHOTS, ignore_errors=True)
     (out_dir / PARTIAL_SNAPSHOTS).mkdir(exist_ok=True)  # absent only if resumed from a pre-.partial checkpoint

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from benchmarks.bench import QUICK, main, pad_to_context
-from gpt1.training.finetune import Encoded, TaskModel, collate, objective
 from gpt1.model import GPT, GPTConfig, dropout
 from gpt1.tasks import TASKS
+from gpt1.training.finetune import Encoded, TaskModel, collate, objective
 
 TINY = GPTConfig(vocab_size=97, n_ctx=16, n_layer=2, n_head=2, n_embd=8, n_inner=32, dropout=0.0)
 
@@ -17,8 +17,21 @@ def bench_out(tmp_path_factory):
     pytest.importorskip("transformers")
     root = tmp_path_factory.mktemp("bench")
     threads = torch.get_num_threads()
-    main(["--quick", "--repeats", "2", "--threads", "1", "--device", "cpu",
-          "--data-dir", str(root / "no-mirror"), "--out", str(root / "out")])
+    main(
+        [
+            "--quick",
+            "--repeats",
+            "2",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--data-dir",
+            str(root / "no-mirror"),
+            "--out",
+            str(root / "out"),
+        ]
+    )
     assert torch.get_num_threads() == threads  # --threads holds for the bench only
     return root / "out"
 
@@ -86,7 +99,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path):
 def test_cuda_bench_reports_mfu_against_a_bf16_peak(tmp_path):
     main(["--quick", "--repeats", "2", "--device", "cuda", "--out", str(tmp_path)])
     step = read(tmp_path, "pretrain_step.json")
-    assert "bfloat16" in step["peak"]["method"] and 0 < step["mfu"] and step["machine"]["gpu"]
+    assert "bfloat16" in step["peak"]["method"] and step["mfu"] > 0 and step["machine"]["gpu"]
     assert read(tmp_path, "finetune.json")["gpt1_examples_per_s"] > 0
 
 

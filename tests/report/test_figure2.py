@@ -8,8 +8,15 @@ from gpt1.report.figure2 import build_figure2
 
 
 def record(task: str, metric: str, value: float, seed: int, n_layer: int = 4) -> dict:
-    return {"task": task, "status": "done", "split": "dev", "metrics": {metric: value}, "seed": seed,
-            "n_layer": n_layer, "results": {"dev": {"metrics": {metric: value}}}}
+    return {
+        "task": task,
+        "status": "done",
+        "split": "dev",
+        "metrics": {metric: value},
+        "seed": seed,
+        "n_layer": n_layer,
+        "results": {"dev": {"metrics": {metric: value}}},
+    }
 
 
 def write(path, data):
@@ -24,9 +31,18 @@ def test_figure2_plots_layers_transferred_and_zero_shot_curves(tmp_path):
     write(metrics / "transfer" / "layers2" / "sst2-seed1.json", record("sst2", "accuracy", 0.7, 1))
     write(metrics / "full" / "sst2-seed1.json", record("sst2", "accuracy", 0.8, 1))
     write(metrics / "full" / "rte-seed1.json", record("rte", "accuracy", 0.55, 1))  # no transfer runs: not drawn
-    write(zero_shot / "cola.json", {"task": "cola", "status": "done", "metric": "matthews", "chance": 0.0,
-                                    "split": "dev", "n": 10, "points": [{"step": 0, "value": 0.0},
-                                                                         {"step": 100, "value": 0.1}]})
+    write(
+        zero_shot / "cola.json",
+        {
+            "task": "cola",
+            "status": "done",
+            "metric": "matthews",
+            "chance": 0.0,
+            "split": "dev",
+            "n": 10,
+            "points": [{"step": 0, "value": 0.0}, {"step": 100, "value": 0.1}],
+        },
+    )
     write(zero_shot / "race.json", {"task": "race", "status": "not run", "reason": "no data"})
     written = build_figure2(metrics, zero_shot, tmp_path / "figures", "smoke")
     png, data = written

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +11,12 @@ import pytest
 
 from conftest import ROOT
 from gpt1.report.paper import (
-    GLUE_BEST_EARLIER, GLUE_COMPONENTS, GLUE_SCORE, TABLE5_COLUMNS, TABLE5_ROWS, TABLES,
+    GLUE_BEST_EARLIER,
+    GLUE_COMPONENTS,
+    GLUE_SCORE,
+    TABLE5_COLUMNS,
+    TABLE5_ROWS,
+    TABLES,
 )
 from gpt1.report.table5 import build_table5
 from gpt1.report.tables import ROWS, build_tables
@@ -94,8 +98,15 @@ def done(task: str, metrics: dict, split: str = "dev", subsets: dict | None = No
     result: dict = {"n": 100, "metrics": metrics}
     if subsets:
         result["subsets"] = {name: {"n": 50, "metrics": m} for name, m in subsets.items()}
-    return {"task": task, "status": "done", "profile": "sample", "split": split, "metrics": metrics,
-            "results": {split: result}, "seed": seed}
+    return {
+        "task": task,
+        "status": "done",
+        "profile": "sample",
+        "split": split,
+        "metrics": metrics,
+        "results": {split: result},
+        "seed": seed,
+    }
 
 
 def write_metrics(directory: Path, records: dict[str, dict]) -> Path:
@@ -134,15 +145,16 @@ def test_layout_and_files(tmp_path):
     assert "- Initialisation: none (no run finished)." in (out / "table2.md").read_text()
     # a record without `init` (written before it existed) came from gpt1's own pretraining
     assert "- Initialisation: weights pretrained by gpt1 on the profile's corpus" in (out / "table4.md").read_text()
-    assert list(read_csv(out, 2)["MNLI-m"]) == [
-        "80.6 (Stochastic Answer Network, 3x ensemble)", "82.1", "not run", "–"]
+    assert list(read_csv(out, 2)["MNLI-m"]) == ["80.6 (Stochastic Answer Network, 3x ensemble)", "82.1", "not run", "–"]
 
 
 def test_notes_name_the_released_weights_when_the_runs_started_from_them(tmp_path):
     released = done("sst2", {"accuracy": 0.9}) | {"init": "openai-gpt", "source": "openai-gpt"}
     out = build(tmp_path, {"sst2": released, "rte": done("rte", {"accuracy": 0.6}) | {"init": "openai-gpt"}})
-    assert "- Initialisation: OpenAI's released GPT-1 weights (openai-community/openai-gpt, imported), not " \
-           "pretrained here." in (out / "table2.md").read_text()
+    assert (
+        "- Initialisation: OpenAI's released GPT-1 weights (openai-community/openai-gpt, imported), not "
+        "pretrained here." in (out / "table2.md").read_text()
+    )
     assert json.loads((out / "tables.json").read_text())["init"] == ["openai-gpt"]
 
 
@@ -164,15 +176,23 @@ def test_not_run_cells_and_footnotes(tmp_path):
 
 
 def test_fabricated_metrics_give_exact_percentages_and_differences(tmp_path):
-    out = build(tmp_path, {
-        "sst2": done("sst2", {"accuracy": 0.5}),
-        "cola": done("cola", {"matthews": 0.3}),
-        "mnli": done("mnli", {"accuracy": 0.75}, subsets={"matched": {"accuracy": 0.8},
-                                                           "mismatched": {"accuracy": 0.7}}),
-        "race": done("race", {"accuracy": 0.6}, split="test", subsets={"middle": {"accuracy": 0.65},
-                                                                        "high": {"accuracy": 0.55}}),
-        "story_cloze": done("story_cloze", {"accuracy": 0.865}, split="test"),
-    })
+    out = build(
+        tmp_path,
+        {
+            "sst2": done("sst2", {"accuracy": 0.5}),
+            "cola": done("cola", {"matthews": 0.3}),
+            "mnli": done(
+                "mnli", {"accuracy": 0.75}, subsets={"matched": {"accuracy": 0.8}, "mismatched": {"accuracy": 0.7}}
+            ),
+            "race": done(
+                "race",
+                {"accuracy": 0.6},
+                split="test",
+                subsets={"middle": {"accuracy": 0.65}, "high": {"accuracy": 0.55}},
+            ),
+            "story_cloze": done("story_cloze", {"accuracy": 0.865}, split="test"),
+        },
+    )
     t2, t3, t4 = read_csv(out, 2), read_csv(out, 3), read_csv(out, 4)
     assert (t4.loc[OURS, "SST-2 (acc.)"], t4.loc[DIFF, "SST-2 (acc.)"]) == ("50.0", "-41.3")
     assert (t4.loc[OURS, "CoLA (Matthews corr.)"], t4.loc[DIFF, "CoLA (Matthews corr.)"]) == ("30.0", "-15.4")
@@ -186,19 +206,30 @@ def test_fabricated_metrics_give_exact_percentages_and_differences(tmp_path):
     summary = json.loads((out / "tables.json").read_text())
     assert summary["table4"]["SST-2"]["ours"] == 50.0
     assert summary["table4"]["SST-2"]["difference"] == pytest.approx(-41.3)
-    assert summary["table3"]["RACE-h"] == {"ours": 55.0, "paper": 57.4, "best_earlier": 50.3,
-                                           "difference": pytest.approx(-2.4), "status": "done",
-                                           "split": "test", "sd": None, "seeds": 1}
+    assert summary["table3"]["RACE-h"] == {
+        "ours": 55.0,
+        "paper": 57.4,
+        "best_earlier": 50.3,
+        "difference": pytest.approx(-2.4),
+        "status": "done",
+        "split": "test",
+        "sd": None,
+        "seeds": 1,
+    }
 
 
 def test_glue_score_is_the_mean_of_present_columns(tmp_path):
-    out = build(tmp_path, {
-        "sst2": done("sst2", {"accuracy": 0.5}),
-        "cola": done("cola", {"matthews": 0.3}),
-        "mnli": done("mnli", {"accuracy": 0.75}, subsets={"matched": {"accuracy": 0.8},
-                                                           "mismatched": {"accuracy": 0.7}}),
-        "race": done("race", {"accuracy": 0.6}, split="test"),  # not a GLUE task
-    })
+    out = build(
+        tmp_path,
+        {
+            "sst2": done("sst2", {"accuracy": 0.5}),
+            "cola": done("cola", {"matthews": 0.3}),
+            "mnli": done(
+                "mnli", {"accuracy": 0.75}, subsets={"matched": {"accuracy": 0.8}, "mismatched": {"accuracy": 0.7}}
+            ),
+            "race": done("race", {"accuracy": 0.6}, split="test"),  # not a GLUE task
+        },
+    )
     t4 = read_csv(out, 4)
     assert t4.loc[OURS, "GLUE score"] == "57.5 (4 of 9)"  # (50 + 30 + 80 + 70) / 4
     assert t4.loc[DIFF, "GLUE score"] == "–"  # a partial mean is not comparable with the paper's
@@ -210,8 +241,9 @@ def test_glue_score_is_the_mean_of_present_columns(tmp_path):
 def test_glue_score_over_all_nine_and_none(tmp_path):
     every_metric = {"accuracy": 0.5, "f1": 0.5, "matthews": 0.5, "pearson": 0.5}
     records = {t: done(t, every_metric) for t in ("cola", "sst2", "mrpc", "stsb", "qqp", "qnli", "rte")}
-    records["mnli"] = done("mnli", {"accuracy": 0.5}, subsets={"matched": {"accuracy": 0.6},
-                                                               "mismatched": {"accuracy": 0.6}})
+    records["mnli"] = done(
+        "mnli", {"accuracy": 0.5}, subsets={"matched": {"accuracy": 0.6}, "mismatched": {"accuracy": 0.6}}
+    )
     t4 = read_csv(build(tmp_path / "all", records), 4)
     assert t4.loc[OURS, "GLUE score"] == f"{(7 * 50 + 2 * 60) / 9:.1f}"  # 52.2, no "(k of 9)"
     t4 = read_csv(build(tmp_path / "none", {}), 4)
@@ -219,9 +251,14 @@ def test_glue_score_over_all_nine_and_none(tmp_path):
 
 
 def test_several_seeds_give_mean_and_standard_deviation(tmp_path):
-    out = build(tmp_path, {"sst2": done("sst2", {"accuracy": 0.5}, seed=1),
-                           "sst2.seed2": done("sst2", {"accuracy": 0.6}, seed=2),
-                           "sst2.seed3": done("sst2", {"accuracy": 0.8}, seed=3)})
+    out = build(
+        tmp_path,
+        {
+            "sst2": done("sst2", {"accuracy": 0.5}, seed=1),
+            "sst2.seed2": done("sst2", {"accuracy": 0.6}, seed=2),
+            "sst2.seed3": done("sst2", {"accuracy": 0.8}, seed=3),
+        },
+    )
     # mean 63.33; sample sd sqrt(((50-63.33)^2 + (60-63.33)^2 + (80-63.33)^2) / 2) = 15.28
     assert read_csv(out, 4).loc[OURS, "SST-2 (acc.)"] == "63.3 ± 15.3"
     assert read_csv(out, 4).loc[DIFF, "SST-2 (acc.)"] == "-28.0"
@@ -231,10 +268,15 @@ def test_several_seeds_give_mean_and_standard_deviation(tmp_path):
 
 
 def test_glue_score_spread_is_over_per_seed_scores(tmp_path):
-    out = build(tmp_path, {"sst2": done("sst2", {"accuracy": 0.5}, seed=1),
-                           "sst2.2": done("sst2", {"accuracy": 0.7}, seed=2),
-                           "cola": done("cola", {"matthews": 0.1}, seed=1),
-                           "cola.2": done("cola", {"matthews": 0.1}, seed=2)})
+    out = build(
+        tmp_path,
+        {
+            "sst2": done("sst2", {"accuracy": 0.5}, seed=1),
+            "sst2.2": done("sst2", {"accuracy": 0.7}, seed=2),
+            "cola": done("cola", {"matthews": 0.1}, seed=1),
+            "cola.2": done("cola", {"matthews": 0.1}, seed=2),
+        },
+    )
     # per seed: (50 + 10) / 2 = 30 and (70 + 10) / 2 = 40 -> 35.0 ± 7.1
     assert read_csv(out, 4).loc[OURS, "GLUE score"] == "35.0 ± 7.1 (2 of 9)"
 
@@ -262,12 +304,20 @@ def test_table5_columns_use_the_metrics_of_tables_2_and_4():
 
 def test_table5_puts_our_ablations_under_the_papers_rows(tmp_path):
     metrics = tmp_path / "metrics"
-    write_metrics(metrics / "full", {"sst2": done("sst2", {"accuracy": 0.7}, seed=1),
-                                     "sst2.2": done("sst2", {"accuracy": 0.8}, seed=2),
-                                     "mnli": done("mnli", {"accuracy": 0.6}, subsets={"matched": {"accuracy": 0.62},
-                                                                                      "mismatched": {"accuracy": 0.6}})})
-    write_metrics(metrics / "ablation" / "no_pretraining", {"sst2": done("sst2", {"accuracy": 0.6}, seed=1),
-                                                            "sst2.2": done("sst2", {"accuracy": 0.6}, seed=2)})
+    write_metrics(
+        metrics / "full",
+        {
+            "sst2": done("sst2", {"accuracy": 0.7}, seed=1),
+            "sst2.2": done("sst2", {"accuracy": 0.8}, seed=2),
+            "mnli": done(
+                "mnli", {"accuracy": 0.6}, subsets={"matched": {"accuracy": 0.62}, "mismatched": {"accuracy": 0.6}}
+            ),
+        },
+    )
+    write_metrics(
+        metrics / "ablation" / "no_pretraining",
+        {"sst2": done("sst2", {"accuracy": 0.6}, seed=1), "sst2.2": done("sst2", {"accuracy": 0.6}, seed=2)},
+    )
     out = tmp_path / "tables"
     written = build_table5(metrics, out, "sample")
     assert {p.name for p in written} == {"table5.md", "table5.csv", "table5.tex", "table5.json"}
@@ -289,5 +339,9 @@ def test_table5_puts_our_ablations_under_the_papers_rows(tmp_path):
     assert "Profile: sample." in md
     assert "Initialisation: weights pretrained by gpt1" in md
     summary = json.loads((out / "table5.json").read_text())
-    assert summary["full"]["SST2"] == {"ours": 75.0, "sd": pytest.approx(7.0711, abs=1e-4), "seeds": 2,
-                                       "status": "done"}
+    assert summary["full"]["SST2"] == {
+        "ours": 75.0,
+        "sd": pytest.approx(7.0711, abs=1e-4),
+        "seeds": 2,
+        "status": "done",
+    }

@@ -11,12 +11,12 @@ import torch
 from conftest import BIN, FIXTURES, SHARED_DATA, project_copy, snakemake_jobs
 from gpt1 import cli, released
 from gpt1.config import FinetuneConfig, GPTConfig
-from gpt1.report.figure2 import build_figure2
-from gpt1.stages.finetune import run_task
 from gpt1.model import GPT
+from gpt1.report.figure2 import build_figure2
 from gpt1.report.summary import build_summary, headline_metrics
 from gpt1.report.table5 import build_table5
 from gpt1.report.tables import build_tables
+from gpt1.stages.finetune import run_task
 from gpt1.tasks import available_splits
 from gpt1.text.tokenizers import load_tokenizer
 
@@ -90,8 +90,9 @@ def test_import_takes_the_weights_from_hf_endpoint_and_the_tokenizer_from_the_mi
     assert saved["source"] == about["source"] == "openai-gpt"
     assert saved["model_config"]["vocab_size"] == 40478 + 3 and saved["model_config"]["n_layer"] == 2
     assert load_tokenizer(tmp_path / "vocab").vocab_size == saved["model_config"]["vocab_size"]
-    assert sorted(serve.hits) == [f"/{released.HF_REPO}/resolve/{released.HF_REVISION}/{name}"
-                                  for name in ("config.json", "model.safetensors")]
+    assert sorted(serve.hits) == [
+        f"/{released.HF_REPO}/resolve/{released.HF_REVISION}/{name}" for name in ("config.json", "model.safetensors")
+    ]
 
 
 def test_finetuning_refuses_a_tokenizer_the_checkpoint_has_no_embeddings_for(tmp_path):
@@ -101,14 +102,30 @@ def test_finetuning_refuses_a_tokenizer_the_checkpoint_has_no_embeddings_for(tmp
     torch.save({"model_config": cfg.to_dict(), "model": GPT(cfg).state_dict()}, tmp_path / "model.pt")
     status = {"task": "sst2", "status": "ok", "splits": available_splits("sst2", SMOKE_TASKS)}
     with pytest.raises(ValueError, match=r"the tokenizer has 40481 tokens, .*model.pt's model only 400"):
-        run_task("sst2", SMOKE_TASKS, status, tmp_path / "model.pt", RELEASED / "model",
-                 FinetuneConfig(min_train_examples=2), tmp_path / "m.json", tmp_path / "work")
+        run_task(
+            "sst2",
+            SMOKE_TASKS,
+            status,
+            tmp_path / "model.pt",
+            RELEASED / "model",
+            FinetuneConfig(min_train_examples=2),
+            tmp_path / "m.json",
+            tmp_path / "work",
+        )
 
 
 def released_weights_record(task: str, value: float) -> dict:
-    return {"task": task, "status": "done", "profile": "openai-gpt", "split": "dev", "seed": 42,
-            "metrics": {"accuracy": value}, "results": {"dev": {"metrics": {"accuracy": value}}},
-            "init": "openai-gpt", "source": "openai-gpt"}
+    return {
+        "task": task,
+        "status": "done",
+        "profile": "openai-gpt",
+        "split": "dev",
+        "seed": 42,
+        "metrics": {"accuracy": value},
+        "results": {"dev": {"metrics": {"accuracy": value}}},
+        "init": "openai-gpt",
+        "source": "openai-gpt",
+    }
 
 
 def test_the_report_says_released_weights_and_reads_no_pretraining(tmp_path):
@@ -128,9 +145,19 @@ def test_the_report_says_released_weights_and_reads_no_pretraining(tmp_path):
 def test_figure2_draws_the_released_weights_zero_shot_score(tmp_path):
     point = {"step": None, "value": 0.75}  # gpt1.tasks.zero_shot's one point for an imported checkpoint
     (tmp_path / "zero_shot").mkdir()
-    (tmp_path / "zero_shot" / "sst2.json").write_text(json.dumps(
-        {"task": "sst2", "status": "done", "metric": "accuracy", "chance": 0.5, "split": "dev", "n": 4, "points": [point]}
-    ))
+    (tmp_path / "zero_shot" / "sst2.json").write_text(
+        json.dumps(
+            {
+                "task": "sst2",
+                "status": "done",
+                "metric": "accuracy",
+                "chance": 0.5,
+                "split": "dev",
+                "n": 4,
+                "points": [point],
+            }
+        )
+    )
     png, data = build_figure2(tmp_path / "metrics", tmp_path / "zero_shot", tmp_path / "figures", "openai-gpt")
     assert png.read_bytes().startswith(b"\x89PNG")
     assert json.loads(data.read_text())["zero_shot"]["sst2"]["points"] == [point]
@@ -139,11 +166,20 @@ def test_figure2_draws_the_released_weights_zero_shot_score(tmp_path):
 @pytest.mark.slow
 def test_snakemake_fine_tunes_and_scores_the_released_weights(tiny_release, serve, mirror, tmp_path):
     project = project_copy(tmp_path)
-    env = os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}", "GPT1_DATA_MIRROR": str(mirror),
-                        released.HF_ENDPOINT_ENV: serve_as_hub(serve, tiny_release)}
+    env = os.environ | {
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "GPT1_DATA_MIRROR": str(mirror),
+        released.HF_ENDPOINT_ENV: serve_as_hub(serve, tiny_release),
+    }
     targets = ["results/metrics/full/sst2-seed42.json", "results/zero_shot/sst2.json"]
-    done = subprocess.run(["snakemake", *targets, "--cores", "2", "--config", "profile=smoke", RELEASED_WEIGHTS_CONFIG],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["snakemake", *targets, "--cores", "2", "--config", "profile=smoke", RELEASED_WEIGHTS_CONFIG],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     record = json.loads((project / targets[0]).read_text())
     assert record["status"] == "done" and record["init"] == "openai-gpt" and record["source"] == "openai-gpt"

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from conftest import FIXTURES
-from gpt1.text.bpe import train_bpe
 from gpt1.config import FinetuneConfig, GPTConfig
-from gpt1.stages.finetune import run_task
 from gpt1.model import GPT
+from gpt1.stages.finetune import run_task
 from gpt1.tasks import available_splits
+from gpt1.text.bpe import train_bpe
 
 SMOKE_TASKS = FIXTURES / "smoke_tasks"
 
@@ -25,8 +25,9 @@ def pretrained(tmp_path_factory):
     train_bpe(directory / "train.txt", directory / "bpe.model", vocab_size=400, max_sentences=10_000, seed=0)
     torch.manual_seed(0)
     cfg = GPTConfig(vocab_size=400, n_ctx=64, n_layer=2, n_head=2, n_embd=32, n_inner=64, dropout=0.0)
-    torch.save({"model_config": cfg.to_dict(), "model": GPT(cfg).state_dict(), "mlflow_run_id": "abc"},
-               directory / "model.pt")
+    torch.save(
+        {"model_config": cfg.to_dict(), "model": GPT(cfg).state_dict(), "mlflow_run_id": "abc"}, directory / "model.pt"
+    )
     return directory
 
 
@@ -45,14 +46,26 @@ def status(task_id: str) -> dict:
 @pytest.mark.parametrize("task_id", ["sst2", "rte", "stsb", "story_cloze"])
 def test_each_kind_of_task_runs_and_writes_its_metrics(task_id, pretrained, tmp_path):
     out = tmp_path / "metrics.json"
-    run_task(task_id, SMOKE_TASKS, status(task_id), pretrained / "model.pt", pretrained / "bpe.model", CFG, out,
-             tmp_path / "work")
+    run_task(
+        task_id,
+        SMOKE_TASKS,
+        status(task_id),
+        pretrained / "model.pt",
+        pretrained / "bpe.model",
+        CFG,
+        out,
+        tmp_path / "work",
+    )
     record = json.loads(out.read_text())
     assert record["status"] == "done" and record["seed"] == 3 and record["pretrain_run_id"] == "abc"
     assert record["init"] == "pretrained" and "source" not in record  # gpt1's own pretraining
     assert record["split"] == ("test" if task_id == "story_cloze" else "dev")
-    assert set(record["metrics"]) == {"sst2": {"accuracy"}, "rte": {"accuracy"}, "stsb": {"pearson", "spearman"},
-                                      "story_cloze": {"accuracy"}}[task_id]
+    assert (
+        set(record["metrics"])
+        == {"sst2": {"accuracy"}, "rte": {"accuracy"}, "stsb": {"pearson", "spearman"}, "story_cloze": {"accuracy"}}[
+            task_id
+        ]
+    )
     per_epoch = -(-record["n_train"] // 4)
     assert record["updates"] == 2 * per_epoch
     steps = sorted({*range(10, 2 * per_epoch + 1, 10), per_epoch, 2 * per_epoch})  # every 10 and each epoch's end
@@ -61,15 +74,37 @@ def test_each_kind_of_task_runs_and_writes_its_metrics(task_id, pretrained, tmp_
 
 def test_missing_data_and_format_slices_are_reported_not_run(pretrained, tmp_path):
     missing = {"task": "story_cloze", "status": "missing", "reason": "register first", "splits": []}
-    run_task("story_cloze", tmp_path, missing, pretrained / "model.pt", pretrained / "bpe.model", CFG,
-             tmp_path / "sc.json", tmp_path / "work", curves_out=tmp_path / "sc.csv")
+    run_task(
+        "story_cloze",
+        tmp_path,
+        missing,
+        pretrained / "model.pt",
+        pretrained / "bpe.model",
+        CFG,
+        tmp_path / "sc.json",
+        tmp_path / "work",
+        curves_out=tmp_path / "sc.csv",
+    )
     assert json.loads((tmp_path / "sc.json").read_text()) | {"seed": 0} == {
-        "task": "story_cloze", "status": "not run", "reason": "register first", "profile": "smoke", "seed": 0,
-        "variant": "full"}
+        "task": "story_cloze",
+        "status": "not run",
+        "reason": "register first",
+        "profile": "smoke",
+        "seed": 0,
+        "variant": "full",
+    }
     assert (tmp_path / "sc.csv").read_text() == "step,epoch,train_loss,lr\n"  # the header: an empty plot
     strict = FinetuneConfig(min_train_examples=1000)
-    run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model", strict,
-             tmp_path / "sst2.json", tmp_path / "work2")
+    run_task(
+        "sst2",
+        SMOKE_TASKS,
+        status("sst2"),
+        pretrained / "model.pt",
+        pretrained / "bpe.model",
+        strict,
+        tmp_path / "sst2.json",
+        tmp_path / "work2",
+    )
     record = json.loads((tmp_path / "sst2.json").read_text())
     assert record["status"] == "not run" and "training examples" in record["reason"]
 
@@ -86,12 +121,29 @@ def test_a_rerun_resumes_from_the_epoch_checkpoint(pretrained, tmp_path):
 
 def test_the_record_names_its_variant(pretrained, tmp_path):
     cfg = FinetuneConfig(lr=1e-3, batch_size=4, epochs=1, min_train_examples=2, variant="no_pretraining")
-    run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model", cfg,
-             tmp_path / "m.json", tmp_path / "work", curves_out=tmp_path / "curves.csv")
+    run_task(
+        "sst2",
+        SMOKE_TASKS,
+        status("sst2"),
+        pretrained / "model.pt",
+        pretrained / "bpe.model",
+        cfg,
+        tmp_path / "m.json",
+        tmp_path / "work",
+        curves_out=tmp_path / "curves.csv",
+    )
     record = json.loads((tmp_path / "m.json").read_text())
     assert record["variant"] == "no_pretraining"
     rows = (tmp_path / "curves.csv").read_text().splitlines()
     assert rows[0] == "step,epoch,train_loss,lr" and len(rows) == 1 + len(record["curves"])
     with pytest.raises(ValueError, match="variant 'scratch'"):
-        run_task("sst2", SMOKE_TASKS, status("sst2"), pretrained / "model.pt", pretrained / "bpe.model",
-                 FinetuneConfig(variant="scratch", min_train_examples=2), tmp_path / "x.json", tmp_path / "w2")
+        run_task(
+            "sst2",
+            SMOKE_TASKS,
+            status("sst2"),
+            pretrained / "model.pt",
+            pretrained / "bpe.model",
+            FinetuneConfig(variant="scratch", min_train_examples=2),
+            tmp_path / "x.json",
+            tmp_path / "w2",
+        )

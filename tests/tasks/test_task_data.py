@@ -8,11 +8,11 @@ import hashlib
 import io
 import tarfile
 import zipfile
-from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES as FIXTURES_DIR, SHARED_DATA
+from conftest import FIXTURES as FIXTURES_DIR
+from conftest import SHARED_DATA
 from gpt1 import download
 from gpt1.download import DownloadError
 from gpt1.tasks import TASKS, Source, TaskDataMissing, available_splits, download_task, extract_zip, read_split

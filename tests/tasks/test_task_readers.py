@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES as FIXTURES_DIR, SHARED_DATA
+from conftest import FIXTURES as FIXTURES_DIR
+from conftest import SHARED_DATA
 from gpt1.tasks import (
     METRICS,
     TASKS,
@@ -30,15 +30,33 @@ FIXTURES = FIXTURES_DIR / "tasks"
 
 def test_registry_matches_the_paper():
     assert list(TASKS) == [
-        "cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "snli", "scitail", "race", "story_cloze"
+        "cola",
+        "sst2",
+        "mrpc",
+        "stsb",
+        "qqp",
+        "mnli",
+        "qnli",
+        "rte",
+        "snli",
+        "scitail",
+        "race",
+        "story_cloze",
     ]
     kinds = {task.id: task.kind for task in TASKS.values()}
     assert kinds == {
-        "cola": "classification", "sst2": "classification",
-        "mnli": "entailment", "snli": "entailment", "scitail": "entailment", "qnli": "entailment",
+        "cola": "classification",
+        "sst2": "classification",
+        "mnli": "entailment",
+        "snli": "entailment",
+        "scitail": "entailment",
+        "qnli": "entailment",
         "rte": "entailment",
-        "stsb": "similarity", "qqp": "similarity", "mrpc": "similarity",
-        "race": "multiple_choice", "story_cloze": "multiple_choice",
+        "stsb": "similarity",
+        "qqp": "similarity",
+        "mrpc": "similarity",
+        "race": "multiple_choice",
+        "story_cloze": "multiple_choice",
     }
     tables = {task.id: task.table for task in TASKS.values()}
     assert {t for t, n in tables.items() if n == 2} == {"mnli", "snli", "scitail", "qnli", "rte"}
@@ -216,6 +234,7 @@ def test_missing_file_says_where_to_get_it(tmp_path):
 # --------------------------------------------------------------------------------------------------
 # Malformed rows
 
+
 def _race_doc(answers: list[str], options: list[list[str]]) -> str:
     questions = [f"Question {i}?" for i in range(len(answers))]
     return json.dumps({"article": "A text.", "questions": questions, "options": options, "answers": answers})
@@ -232,35 +251,70 @@ _STORY = f"story_cloze/{STORY_CLOZE_TEST}"
 MALFORMED = {
     "cola-fields": ("cola", "train", "glue/CoLA/train.tsv", "s\t1\t\tFine.\ns\t0\tToo few.\n", "line 2", "3 tab"),
     "cola-label": (
-        "cola", "train", "glue/CoLA/train.tsv", "s\t1\t\tFine.\ns\t1\t\tFine.\ns\t2\t\tOdd.\n", "line 3", "'2'"
+        "cola",
+        "train",
+        "glue/CoLA/train.tsv",
+        "s\t1\t\tFine.\ns\t1\t\tFine.\ns\t2\t\tOdd.\n",
+        "line 3",
+        "'2'",
     ),
     "sst2-label": ("sst2", "dev", "glue/SST-2/dev.tsv", "sentence\tlabel\ngood\t1\nbad\tneg\n", "line 3", "'neg'"),
     "stsb-score": (
-        "stsb", "dev", "glue/STS-B/dev.tsv",
-        "sentence1\tsentence2\tscore\nA.\tB.\t1.0\nA.\tB.\thigh\n", "line 3", "not a number",
+        "stsb",
+        "dev",
+        "glue/STS-B/dev.tsv",
+        "sentence1\tsentence2\tscore\nA.\tB.\t1.0\nA.\tB.\thigh\n",
+        "line 3",
+        "not a number",
     ),
     "mnli-label": (
-        "mnli", "train", "glue/MNLI/train.tsv",
-        "sentence1\tsentence2\tgold_label\nA.\tB.\tmaybe\n", "line 2", "'maybe'",
+        "mnli",
+        "train",
+        "glue/MNLI/train.tsv",
+        "sentence1\tsentence2\tgold_label\nA.\tB.\tmaybe\n",
+        "line 2",
+        "'maybe'",
     ),
     "rte-header": ("rte", "dev", "glue/RTE/dev.tsv", "index\tpremise\thypothesis\tlabel\n", "line 1", "'sentence1'"),
     "qnli-fields": (
-        "qnli", "dev", "glue/QNLI/dev.tsv",
-        'index\tquestion\tsentence\tlabel\n0\tQ?\tA "quoted\tthing".\tentailment\n', "line 2", "5 tab",
+        "qnli",
+        "dev",
+        "glue/QNLI/dev.tsv",
+        'index\tquestion\tsentence\tlabel\n0\tQ?\tA "quoted\tthing".\tentailment\n',
+        "line 2",
+        "5 tab",
     ),
     "snli-json": (
-        "snli", "dev", "snli_1.0/snli_1.0_dev.jsonl",
-        '{"sentence1": "A.", "sentence2": "B.", "gold_label": "neutral"}\n{"sentence1": "A.", \n', "line 2", "JSON",
+        "snli",
+        "dev",
+        "snli_1.0/snli_1.0_dev.jsonl",
+        '{"sentence1": "A.", "sentence2": "B.", "gold_label": "neutral"}\n{"sentence1": "A.", \n',
+        "line 2",
+        "JSON",
     ),
     "snli-label": (
-        "snli", "dev", "snli_1.0/snli_1.0_dev.jsonl",
-        '\n{"sentence1": "A.", "sentence2": "B.", "gold_label": "unsure"}\n', "line 2", "'unsure'",
+        "snli",
+        "dev",
+        "snli_1.0/snli_1.0_dev.jsonl",
+        '\n{"sentence1": "A.", "sentence2": "B.", "gold_label": "unsure"}\n',
+        "line 2",
+        "'unsure'",
     ),
     "scitail-fields": (
-        "scitail", "dev", "SciTailV1.1/tsv_format/scitail_1.0_dev.tsv", "P.\tH.\tentails\nP.\tH.\n", "line 2", "2 tab"
+        "scitail",
+        "dev",
+        "SciTailV1.1/tsv_format/scitail_1.0_dev.tsv",
+        "P.\tH.\tentails\nP.\tH.\n",
+        "line 2",
+        "2 tab",
     ),
     "story-answer": (
-        "story_cloze", "test", _STORY, STORY_HEADER + "x,a,b,c,d,e,f,1\ny,a,b,c,d,e,f,3\n", "line 3", "'3'"
+        "story_cloze",
+        "test",
+        _STORY,
+        STORY_HEADER + "x,a,b,c,d,e,f,1\ny,a,b,c,d,e,f,3\n",
+        "line 3",
+        "'3'",
     ),
     "story-fields": ("story_cloze", "test", _STORY, STORY_HEADER + "x,a,b,c,d,e,1\n", "line 2", "7 comma"),
 }
@@ -305,13 +359,20 @@ needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no real dat
 
 # (task, split) -> examples, where the mirror holds the complete split (counts as in PAPER.md).
 COMPLETE = {
-    ("cola", "train"): 8551, ("cola", "dev"): 1043,
-    ("sst2", "train"): 67349, ("sst2", "dev"): 872,
-    ("mrpc", "train"): 3668, ("mrpc", "dev"): 408,
-    ("stsb", "train"): 5749, ("stsb", "dev"): 1500,
-    ("rte", "train"): 2490, ("rte", "dev"): 277,
+    ("cola", "train"): 8551,
+    ("cola", "dev"): 1043,
+    ("sst2", "train"): 67349,
+    ("sst2", "dev"): 872,
+    ("mrpc", "train"): 3668,
+    ("mrpc", "dev"): 408,
+    ("stsb", "train"): 5749,
+    ("stsb", "dev"): 1500,
+    ("rte", "train"): 2490,
+    ("rte", "dev"): 277,
     ("qnli", "dev"): 5463,
-    ("story_cloze", "train"): 1497, ("story_cloze", "dev"): 374, ("story_cloze", "test"): 1871,
+    ("story_cloze", "train"): 1497,
+    ("story_cloze", "dev"): 374,
+    ("story_cloze", "test"): 1871,
 }
 
 
@@ -361,7 +422,16 @@ def test_real_slices_parse_and_available_splits():
     assert read_split("qqp", "train", SHARED_DATA) and read_split("scitail", "dev", SHARED_DATA)
     available = {task_id: available_splits(task_id, SHARED_DATA) for task_id in TASKS}
     assert available == {
-        "cola": ["train", "dev"], "sst2": ["train", "dev"], "mrpc": ["train", "dev"], "stsb": ["train", "dev"],
-        "qqp": ["train", "dev"], "mnli": ["train", "dev"], "qnli": ["train", "dev"], "rte": ["train", "dev"],
-        "snli": ["dev"], "scitail": ["dev"], "race": ["dev"], "story_cloze": ["train", "dev", "test"],
+        "cola": ["train", "dev"],
+        "sst2": ["train", "dev"],
+        "mrpc": ["train", "dev"],
+        "stsb": ["train", "dev"],
+        "qqp": ["train", "dev"],
+        "mnli": ["train", "dev"],
+        "qnli": ["train", "dev"],
+        "rte": ["train", "dev"],
+        "snli": ["dev"],
+        "scitail": ["dev"],
+        "race": ["dev"],
+        "story_cloze": ["train", "dev", "test"],
     }

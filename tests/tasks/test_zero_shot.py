@@ -6,8 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from gpt1.tasks import zero_shot
-from gpt1.tasks import Example
+from gpt1.tasks import Example, zero_shot
 
 WORDS = ["<pad>", "a", "b", "very", "positive", "negative", "x"]
 ID = {w: i for i, w in enumerate(WORDS)}

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import tarfile
-from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES as FIXTURES_DIR, SHARED_DATA
+from conftest import FIXTURES as FIXTURES_DIR
+from conftest import SHARED_DATA
+from gpt1.download import MIRROR_ENV, sha256_file
 from gpt1.text import corpora, corpus
 from gpt1.text.corpus import (
     CORPORA,
@@ -19,7 +20,6 @@ from gpt1.text.corpus import (
     split_paragraphs,
     standardize,
 )
-from gpt1.download import MIRROR_ENV, sha256_file
 
 FIXTURES = FIXTURES_DIR / "books"
 

@@ -98,7 +98,11 @@ def test_ids_match_transformers_slow_tokenizer_on_rte_dev():
 def test_cli_tokenize_openai_prints_one_line_per_input_line(tiny_vocab):
     done = subprocess.run(
         [sys.executable, "-m", "gpt1.cli", "tokenize", "--tokenizer", str(tiny_vocab)],
-        input="Mr. Smith's HAT\n\na\n", capture_output=True, text=True, cwd=ROOT, timeout=120,
+        input="Mr. Smith's HAT\n\na\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     expected = [ids("mr.</w>", "sm", "i", "th</w>", "'", "s</w>", "hat</w>"), [], ids("a</w>")]

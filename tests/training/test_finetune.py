@@ -1,15 +1,13 @@
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from gpt1.config import FinetuneConfig, GPTConfig, Variant
-from gpt1.training.finetune import (Encoded, TaskModel, collate, finetune, load_pretrained, objective,
-                           task_loss)
 from gpt1.model import GPT
-from gpt1.training.schedules import warmup_linear
 from gpt1.tasks import TASKS, Example
+from gpt1.training.finetune import Encoded, TaskModel, collate, finetune, load_pretrained, objective, task_loss
+from gpt1.training.schedules import warmup_linear
 
 CFG = GPTConfig(vocab_size=50, n_ctx=24, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
 
@@ -64,8 +62,12 @@ def test_lm_loss_covers_real_tokens_only():
     torch.testing.assert_close(lm_alone, by_hand)
     # In a batch with a longer sequence, padding adds no terms: the mean runs over real next tokens.
     long_logits = model.gpt(padded[0][1:2])[0]
-    both = torch.cat([F.cross_entropy(logits[0, :-1], torch.tensor(seq[1:]), reduction="none"),
-                      F.cross_entropy(long_logits[0, :-1], padded[0][1, 1:], reduction="none")]).mean()
+    both = torch.cat(
+        [
+            F.cross_entropy(logits[0, :-1], torch.tensor(seq[1:]), reduction="none"),
+            F.cross_entropy(long_logits[0, :-1], padded[0][1, 1:], reduction="none"),
+        ]
+    ).mean()
     torch.testing.assert_close(model(*padded[:2], 1)[1], both)
 
 
@@ -99,10 +101,16 @@ def test_variants_transfer_all_none_or_the_first_layers(tmp_path):
     torch.manual_seed(1)
     saved = GPT(CFG)
     torch.save({"model_config": CFG.to_dict(), "model": saved.state_dict()}, tmp_path / "model.pt")
-    load = lambda name: load_pretrained(tmp_path / "model.pt", torch.device("cpu"), name)[0]
+
+    def load(name):
+        return load_pretrained(tmp_path / "model.pt", torch.device("cpu"), name)[0]
+
     full, fresh, embeddings_only, one_layer = load("full"), load("no_pretraining"), load("layers0"), load("layers1")
     assert full.config == fresh.config == CFG
-    same = lambda a, b: torch.equal(a.weight, b.weight)
+
+    def same(a, b):
+        return torch.equal(a.weight, b.weight)
+
     assert same(full.tokens_embed, saved.tokens_embed) and same(full.h[1].mlp.c_fc, saved.h[1].mlp.c_fc)
     assert not same(fresh.tokens_embed, saved.tokens_embed) and not same(fresh.h[0].attn.c_attn, saved.h[0].attn.c_attn)
     assert fresh.tokens_embed.weight.std().item() == pytest.approx(0.02, rel=0.1)
@@ -129,7 +137,11 @@ def test_a_bad_variant_is_named(name):
 
 def test_only_no_aux_lm_turns_the_lm_objective_off():
     assert [Variant.parse(n, 2).aux_lm for n in ("full", "no_pretraining", "no_aux_lm", "layers1")] == [
-        True, True, False, True]
+        True,
+        True,
+        False,
+        True,
+    ]
 
 
 class WordTokenizer:
@@ -176,7 +188,13 @@ def test_fine_tuning_learns_a_task_that_a_keyword_decides(task_id, tmp_path):
     cfg = GPTConfig(vocab_size=tokenizer.vocab_size, n_ctx=32, n_layer=2, n_head=2, n_embd=32, n_inner=64)
     torch.save({"model_config": cfg.to_dict(), "model": GPT(cfg).state_dict()}, tmp_path / "model.pt")
     train_cfg = FinetuneConfig(lr=3e-3, batch_size=16, epochs=4, warmup=0.1, seed=0, device="cpu")
-    result = finetune(TASKS[task_id], keyword_examples(task_id, 400, seed=1),
-                      {"dev": keyword_examples(task_id, 200, seed=2)}, tmp_path / "model.pt", tokenizer,
-                      train_cfg, tmp_path / "work")
+    result = finetune(
+        TASKS[task_id],
+        keyword_examples(task_id, 400, seed=1),
+        {"dev": keyword_examples(task_id, 200, seed=2)},
+        tmp_path / "model.pt",
+        tokenizer,
+        train_cfg,
+        tmp_path / "work",
+    )
     assert result["results"]["dev"]["metrics"]["accuracy"] >= 0.95

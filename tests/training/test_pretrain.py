@@ -20,8 +20,18 @@ TINY = GPTConfig(vocab_size=64, n_ctx=16, n_layer=2, n_head=2, n_embd=16, n_inne
 
 
 def tiny_run(**overrides) -> PretrainConfig:
-    settings = dict(batch_size=8, micro_batch_size=4, lr=3e-3, warmup_steps=3, max_steps=12, eval_interval=4,
-                    eval_batches=2, log_interval=2, seed=7, device="cpu")
+    settings = {
+        "batch_size": 8,
+        "micro_batch_size": 4,
+        "lr": 3e-3,
+        "warmup_steps": 3,
+        "max_steps": 12,
+        "eval_interval": 4,
+        "eval_batches": 2,
+        "log_interval": 2,
+        "seed": 7,
+        "device": "cpu",
+    }
     return PretrainConfig(**(settings | overrides))
 
 
@@ -85,11 +95,20 @@ def test_resume_after_interruption_gives_the_same_weights(pattern_tokens, tmp_pa
     split = torch.load(tmp_path / "split" / "model.pt", weights_only=True)["model"]
     for name in whole:
         assert torch.equal(whole[name], split[name]), name
-    losses = lambda d: [line.split(",")[1:4] for line in (tmp_path / d / "curves.csv").read_text().splitlines()]
+
+    def losses(d):
+        return [line.split(",")[1:4] for line in (tmp_path / d / "curves.csv").read_text().splitlines()]
+
     assert losses("whole") == losses("split")  # train and validation losses, row by row
-    snapshots = lambda d: sorted(p.name for p in (tmp_path / d / "snapshots").iterdir())
-    assert snapshots("split") == snapshots("whole") == ["step0000000.pt", "step0000005.pt", "step0000010.pt",
-                                                         "step0000012.pt"]
+
+    def snapshots(d):
+        return sorted(p.name for p in (tmp_path / d / "snapshots").iterdir())
+
+    assert (
+        snapshots("split")
+        == snapshots("whole")
+        == ["step0000000.pt", "step0000005.pt", "step0000010.pt", "step0000012.pt"]
+    )
     assert not (tmp_path / "split" / "snapshots.partial").exists()
 
 
@@ -107,19 +126,49 @@ def test_batch_must_split_into_micro_batches(pattern_tokens, tmp_path):
 
 def pretrain_command(tokens_dir, out_dir, nproc: int) -> list[str]:
     model = {k: v for k, v in asdict(TINY).items() if k != "vocab_size"}
-    run = asdict(tiny_run(batch_size=8, micro_batch_size=4, lr=3e-3, warmup_steps=3, max_steps=8, eval_interval=4,
-                          eval_batches=2, log_interval=2, seed=7, processes=nproc))
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "gpt1", "pretrain", "--tokens-dir", str(tokens_dir), "--out-dir", str(out_dir),
-            *shlex.split(cli_flags(model)), *shlex.split(cli_flags(run))]
+    run = asdict(
+        tiny_run(
+            batch_size=8,
+            micro_batch_size=4,
+            lr=3e-3,
+            warmup_steps=3,
+            max_steps=8,
+            eval_interval=4,
+            eval_batches=2,
+            log_interval=2,
+            seed=7,
+            processes=nproc,
+        )
+    )
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "gpt1",
+        "pretrain",
+        "--tokens-dir",
+        str(tokens_dir),
+        "--out-dir",
+        str(out_dir),
+        *shlex.split(cli_flags(model)),
+        *shlex.split(cli_flags(run)),
+    ]
 
 
 @pytest.mark.slow
 def test_two_processes_match_one_with_the_same_global_batch(pattern_tokens, tmp_path):
     env = os.environ | {"GPT1_TRACKING": "0"}
     for nproc in (1, 2):
-        done = subprocess.run(pretrain_command(pattern_tokens, tmp_path / f"p{nproc}", nproc),
-                              env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            pretrain_command(pattern_tokens, tmp_path / f"p{nproc}", nproc),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     one = torch.load(tmp_path / "p1" / "model.pt", weights_only=True)["model"]
     two = torch.load(tmp_path / "p2" / "model.pt", weights_only=True)["model"]
@@ -132,6 +181,10 @@ def test_two_processes_match_one_with_the_same_global_batch(pattern_tokens, tmp_
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_bf16_fused_compiled_run(pattern_tokens, tmp_path):
-    metrics = pretrain(TINY, tiny_run(lr=1e-2, max_steps=60, eval_interval=20, device="cuda", compile="default"),
-                       pattern_tokens, tmp_path)
+    metrics = pretrain(
+        TINY,
+        tiny_run(lr=1e-2, max_steps=60, eval_interval=20, device="cuda", compile="default"),
+        pattern_tokens,
+        tmp_path,
+    )
     assert metrics["val_loss"] < 0.5 * math.log(64)

@@ -83,7 +83,10 @@ def test_the_released_weights_rule_declares_the_code_it_imports():
     from conftest import snakemake_jobs
 
     inputs = snakemake_jobs("--config", "profile=openai-gpt")["import_openai_gpt"]["inputs"]
-    needed = import_closure("gpt1.stages.import_openai_gpt") - {Path("gpt1/__init__.py"), Path("gpt1/stages/__init__.py")}
+    needed = import_closure("gpt1.stages.import_openai_gpt") - {
+        Path("gpt1/__init__.py"),
+        Path("gpt1/stages/__init__.py"),
+    }
     assert {str(path) for path in needed} <= inputs
 
 

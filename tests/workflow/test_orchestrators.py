@@ -39,10 +39,18 @@ def test_the_same_stages(both):
     expected = {"download_corpus", "train_bpe", "encode_corpus", "pretrain", "tables", "table5", "figure2", "summary"}
     expected |= {f"download_task@{task}" for task in tasks}
     expected |= {f"finetune@{task}-{seed}" for task in tasks for seed in seeds}
-    expected |= {f"finetune_ablation@{variant}-{task}-{seed}" for variant in ablation["variants"]
-                 for task in ablation["tasks"] for seed in seeds}
-    expected |= {f"finetune_transfer@{layers}-{task}-{seed}" for layers in transfer["layers"]
-                 for task in transfer["tasks"] for seed in seeds}
+    expected |= {
+        f"finetune_ablation@{variant}-{task}-{seed}"
+        for variant in ablation["variants"]
+        for task in ablation["tasks"]
+        for seed in seeds
+    }
+    expected |= {
+        f"finetune_transfer@{layers}-{task}-{seed}"
+        for layers in transfer["layers"]
+        for task in transfer["tasks"]
+        for seed in seeds
+    }
     expected |= {f"zero_shot@{task}" for task in zero_shot}
     assert set(snakemake) == set(dvc) == expected
 

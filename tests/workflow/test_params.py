@@ -8,7 +8,15 @@ import yaml
 from conftest import snakemake_jobs
 from gpt1.config import PARAM_GROUPS
 from gpt1.params import (
-    PARAMS_FILE, SCHEMA_FILE, ParamsError, apply_profile, cli_flags, dvc_set_params, load, resolve, validate,
+    PARAMS_FILE,
+    SCHEMA_FILE,
+    ParamsError,
+    apply_profile,
+    cli_flags,
+    dvc_set_params,
+    load,
+    resolve,
+    validate,
 )
 
 
@@ -20,8 +28,16 @@ def test_every_profile_validates(profile):
 
 def test_paper_profile_has_the_papers_hyperparameters():
     p = load(profile="paper")
-    assert p["model"] | {"dropout": 0.1} == {"n_layer": 12, "n_head": 12, "n_embd": 768, "n_inner": 3072,
-                                             "n_ctx": 512, "dropout": 0.1, "layer_norm_eps": 1e-5, "init_std": 0.02}
+    assert p["model"] | {"dropout": 0.1} == {
+        "n_layer": 12,
+        "n_head": 12,
+        "n_embd": 768,
+        "n_inner": 3072,
+        "n_ctx": 512,
+        "dropout": 0.1,
+        "layer_norm_eps": 1e-5,
+        "init_std": 0.02,
+    }
     assert p["bpe"]["vocab_size"] == 40478
     t = p["pretrain"]
     assert (t["batch_size"], t["lr"], t["warmup_steps"], t["epochs"], t["max_steps"]) == (64, 2.5e-4, 2000, 100, 0)
@@ -81,8 +97,12 @@ def test_dvc_set_params_select_the_profile():
 def test_snakemake_rejects_a_bad_value_naming_the_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("pretrain:\n  warmup_stepz: 3\n")
-    done = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad), "--quiet"],
-                          capture_output=True, text=True, cwd=PARAMS_FILE.parent)
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad), "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=PARAMS_FILE.parent,
+    )
     assert done.returncode != 0
     assert "warmup_stepz" in done.stderr + done.stdout
 
@@ -132,8 +152,13 @@ def test_a_stage_missing_a_parameter_fails_naming_it(command, capsys):
     with pytest.raises(SystemExit):
         cli.main([command])
     error = capsys.readouterr().err
-    groups = {"download-corpus": ["corpus"], "train-bpe": ["bpe"], "pretrain": ["model", "pretrain"],
-              "finetune": ["finetune"], "zero-shot": ["zero_shot"]}[command]
+    groups = {
+        "download-corpus": ["corpus"],
+        "train-bpe": ["bpe"],
+        "pretrain": ["model", "pretrain"],
+        "finetune": ["finetune"],
+        "zero-shot": ["zero_shot"],
+    }[command]
     for group in groups:
         cls = PARAM_GROUPS[group]
         for field in dataclasses.fields(cls):

@@ -8,17 +8,37 @@ import yaml
 from conftest import dry_run_jobs, project_copy, run
 
 pytestmark = pytest.mark.slow
-STAGES = ["download_corpus", "train_bpe", "encode_corpus", "pretrain", "download_task", "finetune", "zero_shot",
-          "tables", "table5", "figure2", "summary"]
+STAGES = [
+    "download_corpus",
+    "train_bpe",
+    "encode_corpus",
+    "pretrain",
+    "download_task",
+    "finetune",
+    "zero_shot",
+    "tables",
+    "table5",
+    "figure2",
+    "summary",
+]
 SMOKE_TASKS = ["sst2", "rte", "stsb", "story_cloze"]  # one task of each input transformation
 SEEDS = ["42", "43"]
 # (variant, task) of the smoke profile's runs besides the full model's: Table 5's and Figure 2's
 EXTRA_RUNS = [("no_pretraining", "sst2"), ("no_aux_lm", "sst2"), ("layers0", "sst2")]
-OUTPUTS = ["results/corpus/train.txt", "results/bpe/bpe.model", "results/tokens/train.bin",
-           "results/pretrain/model.pt", "results/pretrain/metrics.json", "results/pretrain/curves.csv",
-           "results/pretrain/snapshots/step0000000.pt", "results/pretrain/snapshots/step0000030.pt",
-           *[f"results/tables/table{n}.{ext}" for n in (2, 3, 4, 5) for ext in ("md", "csv", "tex")],
-           "results/figures/figure2.png", "results/zero_shot/sst2.json", "results/summary.md"]
+OUTPUTS = [
+    "results/corpus/train.txt",
+    "results/bpe/bpe.model",
+    "results/tokens/train.bin",
+    "results/pretrain/model.pt",
+    "results/pretrain/metrics.json",
+    "results/pretrain/curves.csv",
+    "results/pretrain/snapshots/step0000000.pt",
+    "results/pretrain/snapshots/step0000030.pt",
+    *[f"results/tables/table{n}.{ext}" for n in (2, 3, 4, 5) for ext in ("md", "csv", "tex")],
+    "results/figures/figure2.png",
+    "results/zero_shot/sst2.json",
+    "results/summary.md",
+]
 
 
 def tracking_uri(project) -> str:
@@ -52,7 +72,9 @@ def check_outputs_and_tracking(project):
     assert set(by_stage) == set(STAGES)
     finetunes = [r for r in runs if r.data.tags["stage"] == "finetune"]
     expected = [("full", t, s) for t in SMOKE_TASKS for s in SEEDS] + [(v, t, s) for v, t in EXTRA_RUNS for s in SEEDS]
-    assert sorted((r.data.tags["ablation"], r.data.tags["task"], r.data.tags["seed"]) for r in finetunes) == sorted(expected)
+    assert sorted((r.data.tags["ablation"], r.data.tags["task"], r.data.tags["seed"]) for r in finetunes) == sorted(
+        expected
+    )
     assert all(r.data.tags["pretrain_run_id"] == by_stage["pretrain"].info.run_id for r in finetunes)
     summary = by_stage["summary"]
     artifacts = {a.path for a in client.list_artifacts(summary.info.run_id)}
@@ -131,9 +153,15 @@ def dvc_changed(project) -> set[str]:
 
 
 def test_a_new_seed_schedules_only_its_runs_and_a_renamed_profile_none(snakemake_project, dvc_project):
-    new_runs = {"finetune@sst2-44", "finetune@rte-44", "finetune@stsb-44", "finetune@story_cloze-44",
-                "finetune_ablation@no_pretraining-sst2-44", "finetune_ablation@no_aux_lm-sst2-44",
-                "finetune_transfer@0-sst2-44"}
+    new_runs = {
+        "finetune@sst2-44",
+        "finetune@rte-44",
+        "finetune@stsb-44",
+        "finetune@story_cloze-44",
+        "finetune_ablation@no_pretraining-sst2-44",
+        "finetune_ablation@no_aux_lm-sst2-44",
+        "finetune_transfer@0-sst2-44",
+    }
     report = {"tables", "table5", "figure2", "summary"}  # they read every run: the new ones too
     dry = run(["snakemake", "-n", "-p", "--config", "profile=smoke", "runs={seeds: [42, 43, 44]}"], snakemake_project)
     assert set(dry_run_jobs(dry.stdout)) == new_runs | report

@@ -15,12 +15,12 @@ rule download_corpus:
         train="results/corpus/train.txt",
         val="results/corpus/val.txt",
         manifest="results/corpus/manifest.json",
-    params:
-        corpus=cli_flags(config["corpus"]),
-    conda:
-        "../envs/gpt1.yaml"
     log:
         "results/logs/download_corpus.log",
+    conda:
+        "../envs/gpt1.yaml"
+    params:
+        corpus=cli_flags(config["corpus"]),
     shell:
         "gpt1 download-corpus {params.corpus} --out-dir results/corpus --log-file {log}"
 
@@ -38,12 +38,12 @@ rule train_bpe:
         text="results/corpus/train.txt",
     output:
         model="results/bpe/bpe.model",
-    params:
-        bpe=cli_flags(config["bpe"]),
-    conda:
-        "../envs/gpt1.yaml"
     log:
         "results/logs/train_bpe.log",
+    conda:
+        "../envs/gpt1.yaml"
+    params:
+        bpe=cli_flags(config["bpe"]),
     shell:
         "gpt1 train-bpe {params.bpe} --text {input.text} --model {output.model} --log-file {log}"
 
@@ -65,10 +65,10 @@ rule encode_corpus:
         train="results/tokens/train.bin",
         val="results/tokens/val.bin",
         meta="results/tokens/meta.json",
-    conda:
-        "../envs/gpt1.yaml"
     log:
         "results/logs/encode_corpus.log",
+    conda:
+        "../envs/gpt1.yaml"
     shell:
         "gpt1 encode-corpus --bpe-model {input.model} --corpus-dir results/corpus --out-dir results/tokens"
         " --log-file {log}"

@@ -19,10 +19,10 @@ rule download_task:
     output:
         data=directory("results/tasks/{task}/data"),
         status="results/tasks/{task}/status.json",
-    conda:
-        "../envs/gpt1.yaml"
     log:
         "results/logs/download_task_{task}.log",
+    conda:
+        "../envs/gpt1.yaml"
     shell:
         "gpt1 download-task --task {wildcards.task} --out-dir results/tasks/{wildcards.task} --log-file {log}"
 
@@ -54,14 +54,14 @@ rule finetune:
     output:
         metrics="results/metrics/full/{task}-seed{seed}.json",
         curves="results/curves/full/{task}-seed{seed}.csv",
+    log:
+        "results/logs/finetune/full/{task}-seed{seed}.log",
+    conda:
+        "../envs/gpt1.yaml"
+    threads: 1
     params:
         finetune=cli_flags(config["finetune"]),
         variant=variant,
-    threads: 1
-    conda:
-        "../envs/gpt1.yaml"
-    log:
-        "results/logs/finetune/full/{task}-seed{seed}.log",
     shell:
         "gpt1 finetune --task {wildcards.task} --seed {wildcards.seed} --variant {params.variant}"
         " --task-dir results/tasks/{wildcards.task} --checkpoint {input.model} --tokenizer {input.tokenizer}"

@@ -17,10 +17,10 @@ rule import_openai_gpt:
     output:
         model="results/openai-gpt/model.pt",
         vocab=directory("results/openai-gpt/vocab"),
-    conda:
-        "../envs/gpt1.yaml"
     log:
         "results/logs/import_openai_gpt.log",
+    conda:
+        "../envs/gpt1.yaml"
     shell:
         "gpt1 import-openai-gpt --model {output.model} --vocab-dir {output.vocab}"
         " --download-dir results/openai-gpt/download --log-file {log}"

@@ -20,15 +20,15 @@ rule pretrain:
         metrics="results/pretrain/metrics.json",
         curves="results/pretrain/curves.csv",
         snapshots=directory("results/pretrain/snapshots"),
+    log:
+        "results/logs/pretrain.log",
+    conda:
+        "../envs/gpt1.yaml"
+    threads: workflow.cores
     params:
         processes=config["pretrain"]["processes"],
         model=cli_flags(config["model"]),
         pretrain=cli_flags(config["pretrain"]),
-    threads: workflow.cores
-    conda:
-        "../envs/gpt1.yaml"
-    log:
-        "results/logs/pretrain.log",
     shell:
         "torchrun --standalone --nproc-per-node {params.processes} -m gpt1 pretrain"
         " --tokens-dir results/tokens --out-dir results/pretrain {params.model} {params.pretrain} --log-file {log}"

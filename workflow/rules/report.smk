@@ -12,10 +12,10 @@ rule tables:
     output:
         tables=expand("results/tables/table{n}.{ext}", n=[2, 3, 4], ext=["md", "csv", "tex"]),
         summary="results/tables/tables.json",
-    conda:
-        "../envs/gpt1.yaml"
     log:
         "results/logs/tables.log",
+    conda:
+        "../envs/gpt1.yaml"
     shell:
         "gpt1 tables --metrics-dir results/metrics/full --out-dir results/tables --log-file {log}"
 
@@ -43,10 +43,10 @@ rule table5:
     output:
         tables=expand("results/tables/table5.{ext}", ext=["md", "csv", "tex"]),
         summary="results/tables/table5.json",
-    conda:
-        "../envs/gpt1.yaml"
     log:
         "results/logs/table5.log",
+    conda:
+        "../envs/gpt1.yaml"
     shell:
         "gpt1 table5 --metrics-dir results/metrics --out-dir results/tables --log-file {log}"
 
@@ -73,12 +73,12 @@ rule zero_shot:
         status="results/tasks/{task}/status.json",
     output:
         "results/zero_shot/{task}.json",
-    params:
-        zero_shot=cli_flags(config["zero_shot"]),
-    conda:
-        "../envs/gpt1.yaml"
     log:
         "results/logs/zero_shot_{task}.log",
+    conda:
+        "../envs/gpt1.yaml"
+    params:
+        zero_shot=cli_flags(config["zero_shot"]),
     shell:
         "gpt1 zero-shot --task {wildcards.task} --task-dir results/tasks/{wildcards.task}"
         " --snapshots {input.snapshots} --tokenizer {input.tokenizer} --out {output} {params.zero_shot}"
@@ -108,10 +108,10 @@ rule figure2:
     output:
         png="results/figures/figure2.png",
         data="results/figures/figure2.json",
-    conda:
-        "../envs/gpt1.yaml"
     log:
         "results/logs/figure2.log",
+    conda:
+        "../envs/gpt1.yaml"
     shell:
         "gpt1 figure2 --metrics-dir results/metrics --zero-shot-dir results/zero_shot --out-dir results/figures"
         " --log-file {log}"
@@ -133,9 +133,9 @@ rule summary:
         figure=rules.figure2.output,
     output:
         "results/summary.md",
-    conda:
-        "../envs/gpt1.yaml"
     log:
         "results/logs/summary.log",
+    conda:
+        "../envs/gpt1.yaml"
     shell:
         "gpt1 summary --results-dir results --out {output} --log-file {log}"
