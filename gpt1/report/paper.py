@@ -2,8 +2,8 @@
 
 Values are percentages as the paper prints them. Tables 2-4 report the GLUE test server, SNLI, SciTail,
 RACE and Story Cloze test sets; Table 5 reports dev sets. "Best earlier" is the best result the paper lists
-for the column, with the method's name as the paper gives it. tests/test_tables.py checks every number
-here against /work/shared/PAPER.md.
+for the column, with the method's name as the paper gives it. tests/report/test_tables.py checks every number
+here against docs/paper.md, Results.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from pathlib import Path
 from gpt1.files import atomic_write_text
 
 TABLE_FILES = ("table2.md", "table3.md", "table4.md", "table5.md")
-PAPER_PERPLEXITY = 18.4  # BooksCorpus, PAPER.md
+PAPER_PERPLEXITY = 18.4  # BooksCorpus (docs/paper.md, Pre-training)
 RELEASED_WEIGHTS = (
     "- Fine-tuning started from OpenAI's released GPT-1 weights (openai-community/openai-gpt, "
     "imported by `gpt1 import-openai-gpt`) and its BPE vocabulary; no pretraining was run here."

@@ -1,4 +1,5 @@
-"""The paper's input transformations (Figure 1, PAPER.md): every task as token sequences for one model.
+"""The paper's input transformations (Figure 1; docs/paper.md, Input transformations): every task as token
+sequences for one model.
 
 classification   <s> text <e>
 entailment       <s> premise $ hypothesis <e>

@@ -14,8 +14,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# Fine-tuning's start, delimiter and extract tokens (PAPER.md: <s>, $, <e>). As sentencepiece control
-# symbols they own ids 1-3 and never come out of encoding text, whatever the text says.
+# Fine-tuning's start, delimiter and extract tokens (docs/paper.md, Input transformations: <s>, $, <e>).
+# As sentencepiece control symbols they own ids 1-3 and never come out of encoding text, whatever it says.
 TASK_TOKENS = ("<start>", "<delim>", "<extract>")
 # Paragraphs longer than this many bytes are skipped in BPE training (not in encoding).
 MAX_SENTENCE_BYTES = 1 << 16

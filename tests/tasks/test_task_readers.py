@@ -357,7 +357,8 @@ def test_malformed_race_document(document, detail, tmp_path):
 
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no real data at {SHARED_DATA}")
 
-# (task, split) -> examples, where the mirror holds the complete split (counts as in PAPER.md).
+# (task, split) -> examples, where the mirror holds the complete split
+# (counts as in docs/paper.md, Tasks and data sets).
 COMPLETE = {
     ("cola", "train"): 8551,
     ("cola", "dev"): 1043,

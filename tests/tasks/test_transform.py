@@ -1,4 +1,4 @@
-"""The input transformations of gpt1/tasks/transform.py (PAPER.md, "Input transformations"): exact token layouts
+"""The input transformations of gpt1/tasks/transform.py (docs/paper.md, Input transformations): exact token layouts
 for the four task kinds, and truncation to the context (the first segment is shortened, keeping its last
 tokens; the hypothesis / answer is cut only when it alone does not fit)."""
 
