@@ -163,7 +163,8 @@ def test_a_new_seed_schedules_only_its_runs_and_a_renamed_profile_none(snakemake
         "finetune_transfer@0-sst2-44",
     }
     report = {"tables", "table5", "figure2", "summary"}  # they read every run: the new ones too
-    dry = run(["snakemake", "-n", "-p", "--config", "profile=smoke", "runs={seeds: [42, 43, 44]}"], snakemake_project)
+    (snakemake_project / "seeds.yaml").write_text("runs:\n  seeds: [42, 43, 44]\n")
+    dry = run(["snakemake", "-n", "-p", "--config", "profile=smoke", "--configfile", "seeds.yaml"], snakemake_project)
     assert set(dry_run_jobs(dry.stdout)) == new_runs | report
 
     params = dvc_project / "params.yaml"
