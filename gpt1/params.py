@@ -1,7 +1,8 @@
 """params.yaml: profiles, validation and the flags a stage gets, shared by the Snakefile and `gpt1 profile`.
 
 The top-level groups of params.yaml are the `sample` profile; `profiles.<name>` holds only what another
-profile changes, merged over them. Stage code never reads params.yaml: it takes flags.
+profile changes, merged over them. Stage code reads no parameter from params.yaml: it takes flags
+(`cli_flags`). Only the profile's name, a label for MLflow and the tables, is looked up (`profile_label`).
 """
 
 from __future__ import annotations
