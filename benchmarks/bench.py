@@ -448,7 +448,7 @@ def bench_bpe(sizes: Sizes, data_dir: Path, work: Path) -> tuple[dict, Path]:
     bpe_model = work / "bpe.model"
     train_text = corpora[0][0] / "train.txt"
     start = time.perf_counter()
-    train_bpe(train_text, bpe_model, sizes.bpe_vocab, max_sentences=10_000_000, seed=0)
+    train_bpe(train_text, bpe_model, sizes.bpe_vocab, max_sentences=10_000_000, seed=0, text_form="raw")
     train_s = time.perf_counter() - start
 
     baseline_rss = run_child([str(bpe_model), "-", "-", "--load-only"])["peak_rss_bytes"]

@@ -1,8 +1,9 @@
 """Byte-pair encoding with sentencepiece, reserving GPT-1's three task tokens.
 
-Normalisation is off (`identity`, spaces kept as they are): the corpus stage already cleaned the text as
-the paper did, and a lossless tokenizer lets `decode(encode(text)) == text`. Byte fallback keeps
-characters unseen in training encodable instead of mapping them to <unk>.
+sentencepiece's own normalisation is off (`identity`, spaces kept as they are): the corpus stage already put
+the text in its corpus's form, and a lossless tokenizer lets `decode(encode(text)) == text`. That form is
+recorded beside the model (`<model>.json`), and `Tokenizer.encode` puts every other text into it first
+(gpt1.text.forms). Byte fallback keeps characters unseen in training encodable instead of mapping them to <unk>.
 """
 
 from __future__ import annotations
@@ -21,9 +22,23 @@ TASK_TOKENS = ("<start>", "<delim>", "<extract>")
 MAX_SENTENCE_BYTES = 1 << 16
 
 
-def train_bpe(text_file: Path, model_file: Path, vocab_size: int, max_sentences: int, seed: int) -> None:
-    """Train a BPE model on `text_file` (one paragraph per line) and write `model_file` atomically."""
+def form_file(model_file: Path) -> Path:
+    """The JSON file beside a BPE model that names the text form it was trained on."""
+    return Path(model_file).with_suffix(".json")
+
+
+def train_bpe(
+    text_file: Path, model_file: Path, vocab_size: int, max_sentences: int, seed: int, text_form: str
+) -> None:
+    """Train a BPE model on `text_file` (one paragraph per line, in `text_form`) and write `model_file` and
+    its form file atomically."""
     import sentencepiece as spm
+
+    from gpt1.files import atomic_write_json
+    from gpt1.text.forms import FORMS
+
+    if text_form not in FORMS:
+        raise ValueError(f"text form {text_form!r}: choose one of {', '.join(FORMS)}")
 
     spm.set_random_generator_seed(seed)
     model_file.parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +64,7 @@ def train_bpe(text_file: Path, model_file: Path, vocab_size: int, max_sentences:
             num_threads=os.cpu_count() or 1,
             minloglevel=2,
         )
+        atomic_write_json(form_file(model_file), {"text_form": text_form})
         os.replace(prefix.with_suffix(".model"), model_file)
     log.info("trained a %d-piece BPE model on %s -> %s", vocab_size, text_file, model_file)
 
@@ -57,15 +73,28 @@ class Tokenizer:
     """A trained BPE model: text to ids and back, and the ids of the task tokens."""
 
     def __init__(self, model_file: Path):
+        import json
+
         import sentencepiece as spm
 
+        from gpt1.text.forms import Normalizer
+
+        if not form_file(model_file).is_file():
+            raise FileNotFoundError(
+                f"{form_file(model_file)} not found: it names the text form of {model_file}; "
+                "train the model again with gpt1 train-bpe"
+            )
+        self.text_form = json.loads(form_file(model_file).read_text())["text_form"]
+        self.normalize = Normalizer(self.text_form)
         self.sp = spm.SentencePieceProcessor(model_file=str(model_file))
         self.vocab_size = self.sp.get_piece_size()
         start, delim, extract = (self.sp.piece_to_id(t) for t in TASK_TOKENS)
         self.start_id, self.delimiter_id, self.extract_id = start, delim, extract
 
-    def encode(self, lines: list[str]) -> list[list[int]]:
-        return self.sp.encode(lines, num_threads=os.cpu_count() or 1)
+    def encode(self, lines: list[str], normalized: bool = False) -> list[list[int]]:
+        """Each line's ids, the line first put into the model's text form; `normalized`: the lines are in it
+        already (the corpus stage's output), and are encoded as they are."""
+        return self.sp.encode(lines if normalized else self.normalize(lines), num_threads=os.cpu_count() or 1)
 
     def decode(self, ids: list[int]) -> str:
         return self.sp.decode(ids)

@@ -25,12 +25,14 @@ class Corpus:
 
     `layout` says how to read the downloads: "books", each file is one document (hard-wrapped or
     paragraph-per-line prose); "sentence-archive", a tar of files holding one sentence per line (kept as
-    lines, never unwrapped), cut into blocks of LINES_PER_BLOCK lines that act as documents.
+    lines, never unwrapped), cut into blocks of LINES_PER_BLOCK lines that act as documents. `text_form`:
+    the form its text is in (gpt1.text.forms), into which every text the BPE model encodes is normalised.
     """
 
     name: str
     description: str
     layout: Literal["books", "sentence-archive"]
+    text_form: Literal["raw", "lower-tokenized"]
     sources: tuple[Source, ...] = field(default=())
 
 
@@ -73,6 +75,7 @@ CORPORA: dict[str, Corpus] = {
         description="25 public-domain British novels of the 18th-19th century (Project Gutenberg texts, "
         "~28 MB), from fbkarsdorp/python-course at a pinned commit; the small stand-in for BooksCorpus",
         layout="books",
+        text_form="raw",
         sources=tuple(
             Source(_NOVELS_URL.format(name), f"books/british-novels/{name}.txt", sha256)
             for name, sha256 in _NOVELS.items()
@@ -83,6 +86,7 @@ CORPORA: dict[str, Corpus] = {
         description="BooksCorpus replica (Zhu et al. 2015): ~74M sentences from ~11k unpublished books, "
         "lower-cased and tokenized, one sentence per line; 1.18 GB download, 4.9 GB extracted",
         layout="sentence-archive",
+        text_form="lower-tokenized",  # as the replica was published: lower-cased, split into words
         # The copy Hugging Face's `datasets` serves as `bookcorpus`: URL and sha256 as recorded in
         # huggingface/datasets, datasets/bookcorpus/dataset_infos.json (download_checksums, 1,179,510,242
         # bytes), e.g. at commit 7737311ffa151c435600b0b486190d515d80949e. The URL carries no revision:
@@ -99,5 +103,6 @@ CORPORA: dict[str, Corpus] = {
         name="local",
         description="your own directory of UTF-8 .txt files, one document per file (no checksums)",
         layout="books",
+        text_form="raw",
     ),
 }

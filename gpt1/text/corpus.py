@@ -11,7 +11,6 @@ import itertools
 import logging
 import os
 import random
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TextIO
 from gpt1.download import extract_tar, fetch
 from gpt1.files import atomic_write_json
 from gpt1.text.corpora import CORPORA, Corpus
+from gpt1.text.forms import collapse_spaces, standardize
 
 log = logging.getLogger(__name__)
 
@@ -37,31 +37,10 @@ LINES_PER_BLOCK = 10_000
 # --------------------------------------------------------------------------------------------------
 # Cleaning
 
-# text_standardize() of the released code (finetune-transformer-lm/text_utils.py), minus its padding of
-# punctuation with spaces.
-_PUNCTUATION = {"\u2014": "-", "\u2013": "-", "\u2015": "-", "\u2026": "...", "\u00b4": "'"}
-_SPACES = re.compile(r"\s+")
-
 # Unwrapping heuristics (see split_paragraphs).
 MAX_WRAP_WIDTH = 100  # a document whose lines are nearly all this short is hard-wrapped
 MAX_PARAGRAPH_LINES = 40  # a blank-line block longer than this has lost its paragraph breaks
 FULL_LINE = 0.8  # a wrapped line at least this share of the wrap width continues on the next line
-
-
-def standardize(text: str) -> str:
-    """ftfy.fix_text, then the released code's punctuation standardisation (dashes to "-", "…" to "...",
-    "´" to "'").
-
-    ftfy repairs mojibake ("donâ€™t" to "don't"), straightens curly quotes and normalises line breaks.
-    Unlike the released code, punctuation is not padded with spaces: that was for spaCy's tokenizer,
-    ours is a sentencepiece BPE that needs none, and padding would make decoding lossy.
-    """
-    import ftfy
-
-    text = ftfy.fix_text(text)
-    for old, new in _PUNCTUATION.items():
-        text = text.replace(old, new)
-    return text
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -114,7 +93,7 @@ def clean_document(text: str, unwrap: bool = True) -> list[str]:
     """
     text = standardize(text)
     paragraphs = split_paragraphs(text) if unwrap else text.split("\n")
-    cleaned = (_SPACES.sub(" ", paragraph).strip() for paragraph in paragraphs)
+    cleaned = (collapse_spaces(paragraph) for paragraph in paragraphs)
     return [paragraph for paragraph in cleaned if paragraph]
 
 
@@ -288,6 +267,7 @@ def prepare_corpus(corpus: str, out_dir: Path, val_fraction: float, seed: int, l
             writer.file.close()
         manifest = {
             "corpus": corpus,
+            "text_form": CORPORA[corpus].text_form,  # what every text is normalised into (gpt1.text.forms)
             "local_dir": str(local_dir) if corpus == "local" else None,
             "val_fraction": val_fraction,
             "seed": seed,

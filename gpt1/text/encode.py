@@ -30,7 +30,7 @@ def encode_file(tokenizer: Tokenizer, text_file: Path, token_file: Path) -> int:
         tqdm(desc=f"encode {text_file.name}", unit="tok", unit_scale=True, disable=None) as bar,
     ):
         for chunk in chunks(lines, CHUNK_CHARS):
-            ids = tokenizer.encode(chunk)
+            ids = tokenizer.encode(chunk, normalized=True)  # the corpus stage's text: in its form
             flat = np.fromiter((i for line_ids in ids for i in line_ids), dtype=TOKEN_DTYPE)
             flat.tofile(out)
             count += flat.size

@@ -22,7 +22,9 @@ def pretrained(tmp_path_factory):
     directory = tmp_path_factory.mktemp("pretrained")
     text = "\n".join(" ".join(p.read_text().split()) for p in sorted((FIXTURES / "books").glob("*.txt")))
     (directory / "train.txt").write_text(text + "\n")
-    train_bpe(directory / "train.txt", directory / "bpe.model", vocab_size=400, max_sentences=10_000, seed=0)
+    train_bpe(
+        directory / "train.txt", directory / "bpe.model", vocab_size=400, max_sentences=10_000, seed=0, text_form="raw"
+    )
     torch.manual_seed(0)
     cfg = GPTConfig(vocab_size=400, n_ctx=64, n_layer=2, n_head=2, n_embd=32, n_inner=64, dropout=0.0)
     torch.save(
@@ -147,3 +149,30 @@ def test_the_record_names_its_variant(pretrained, tmp_path):
             tmp_path / "x.json",
             tmp_path / "w2",
         )
+
+
+def test_the_no_pretraining_twin_differs_only_in_its_variant_and_weights(pretrained, tmp_path):
+    """Table 5's ablation must compare two different models on the same data: the twin's record matches the
+    full model's in everything but the variant and what its fresh weights change (losses, metrics, time)."""
+    records = {}
+    for variant in ("full", "no_pretraining"):
+        cfg = FinetuneConfig(lr=1e-3, batch_size=4, epochs=1, min_train_examples=2, seed=3, variant=variant)
+        out = tmp_path / f"{variant}.json"
+        run_task(
+            "sst2",
+            SMOKE_TASKS,
+            status("sst2"),
+            pretrained / "model.pt",
+            pretrained / "bpe.model",
+            cfg,
+            out,
+            tmp_path / f"work-{variant}",
+        )
+        records[variant] = json.loads(out.read_text())
+    full, twin = records["full"], records["no_pretraining"]
+    assert full.keys() == twin.keys()
+    differ = {key for key in full if full[key] != twin[key]}
+    assert "variant" in differ and differ <= {"variant", "metrics", "results", "curves", "wall_s"}
+    assert full["n_train"] == twin["n_train"] > 0 and full["updates"] == twin["updates"]
+    assert [(p["step"], p["lr"]) for p in full["curves"]] == [(p["step"], p["lr"]) for p in twin["curves"]]
+    assert full["curves"][0]["train_loss"] != twin["curves"][0]["train_loss"]  # other weights from the start

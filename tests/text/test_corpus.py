@@ -108,6 +108,7 @@ def test_prepare_local_corpus(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "raw", "train.txt", "val.txt"]
     assert not any((out / "raw").iterdir())  # a local corpus downloads nothing
     assert json.loads((out / "manifest.json").read_text()) == summary
+    assert summary["text_form"] == "raw"
 
     books = sorted(p.name for p in FIXTURES.glob("*.txt"))
     splits = summary["splits"]
@@ -190,6 +191,7 @@ def test_prepare_bookcorpus_from_a_mirrored_archive(tmp_path, monkeypatch):
         f"books_large_p2.txt:00000{i}" for i in range(2)
     ]
     assert summary["splits"]["val"]["documents"] == 1
+    assert summary["text_form"] == "lower-tokenized"  # as the replica is: fine-tuning text is put in this form
     written = [line for split in ("train", "val") for line in (out / f"{split}.txt").read_text().splitlines()]
     sentences = [line for name in corpus.BOOKCORPUS_FILES for line in (texts / name).read_text().splitlines()]
     assert sorted(written) == sorted(sentences)

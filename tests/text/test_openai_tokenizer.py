@@ -117,7 +117,9 @@ def test_cli_tokenize_sentencepiece(tmp_path, monkeypatch, capsys):
     books = "\n".join(p.read_text(encoding="utf-8") for p in sorted((FIXTURES / "books").glob("*.txt")))
     paragraphs = [" ".join(block.split()) for block in books.split("\n\n") if block.strip()]
     (tmp_path / "train.txt").write_text("\n".join(paragraphs) + "\n", encoding="utf-8")
-    train_bpe(tmp_path / "train.txt", tmp_path / "bpe.model", vocab_size=400, max_sentences=10_000, seed=0)
+    train_bpe(
+        tmp_path / "train.txt", tmp_path / "bpe.model", vocab_size=400, max_sentences=10_000, seed=0, text_form="raw"
+    )
     lines = ["It was a dark night.", "", "Another line"]
     monkeypatch.setattr(sys, "stdin", StringIO("\n".join(lines) + "\n"))
     cli.main(["tokenize", "--tokenizer", str(tmp_path / "bpe.model")])

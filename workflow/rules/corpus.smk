@@ -31,13 +31,16 @@ rule train_bpe:
             "gpt1/stages/train_bpe.py",
             "gpt1/stages/common.py",
             "gpt1/config.py",
+            "gpt1/files.py",
             "gpt1/params.py",
             "gpt1/tracking.py",
             "gpt1/text",
         ),
         text="results/corpus/train.txt",
+        manifest="results/corpus/manifest.json",
     output:
         model="results/bpe/bpe.model",
+        form="results/bpe/bpe.json",
     log:
         "results/logs/train_bpe.log",
     conda:
@@ -45,7 +48,8 @@ rule train_bpe:
     params:
         bpe=cli_flags(config["bpe"]),
     shell:
-        "gpt1 train-bpe {params.bpe} --text {input.text} --model {output.model} --log-file {log}"
+        "gpt1 train-bpe {params.bpe} --text {input.text} --manifest {input.manifest} --model {output.model}"
+        " --log-file {log}"
 
 
 rule encode_corpus:
