@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from gpt1.config import FinetuneConfig
@@ -43,24 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import json
 
-    from gpt1 import tracking
-
     cfg = config_from_args(FinetuneConfig, args, seed=args.seed, variant=args.variant)
     status = json.loads((args.task_dir / "status.json").read_text())
+    try:
+        data = task_data(args.task, args.task_dir / "data", status, cfg)
+    except NotRun as why:  # written without importing torch or MLflow: seconds saved per task without data
+        return not_run(args.task, str(why), args.out, cfg, args.curves)
+    from gpt1 import tracking
+
     tags = {"task": args.task, "seed": str(cfg.seed), "ablation": cfg.variant}  # full, no_pretraining, ...
     with tracking.stage_run("finetune", mlflow_params(args), tags=tags) as run:
-        run_task(
-            args.task,
-            args.task_dir / "data",
-            status,
-            args.checkpoint,
-            args.tokenizer,
-            cfg,
-            args.out,
-            args.work_dir,
-            run,
-            curves_out=args.curves,
-        )
+        fine_tune(args.task, data, args.checkpoint, args.tokenizer, cfg, args.out, args.work_dir, run, args.curves)
 
 
 def run_task(
@@ -76,44 +70,81 @@ def run_task(
     curves_out: Path | None = None,
 ) -> None:
     """Fine-tune and evaluate `task_id`, or say why not; write its metrics record to `out` and its training
-    curve to `curves_out`. `tokenizer`: a sentencepiece model file or OpenAI's vocabulary folder
-    (gpt1.text.tokenizers.load_tokenizer)."""
-    from gpt1.files import atomic_write_json
-    from gpt1.params import profile_label
-    from gpt1.tasks import TASKS, read_split
-    from gpt1.text.tokenizers import load_tokenizer
-    from gpt1.training.finetune import finetune
+    curve to `curves_out`: the stage without its command line. `tokenizer`: a sentencepiece model file or
+    OpenAI's vocabulary folder (gpt1.text.tokenizers.load_tokenizer)."""
+    try:
+        data = task_data(task_id, data_dir, status, cfg)
+    except NotRun as why:
+        return not_run(task_id, str(why), out, cfg, curves_out)
+    fine_tune(task_id, data, checkpoint, tokenizer, cfg, out, work_dir, tracker, curves_out)
 
-    task = TASKS[task_id]
+
+class NotRun(Exception):
+    """The task cannot run here; the message says why (it goes into the metrics record)."""
+
+
+@dataclass
+class TaskData:
+    train: list
+    evals: dict[str, list]
+    """Every labelled evaluation split present, the reported one first."""
+    available: int
+    """Training examples before the seeded subset (finetune.max_train_examples)."""
+
+
+def task_data(task_id: str, data_dir: Path, status: dict, cfg: FinetuneConfig) -> TaskData:
+    """The examples a run trains and evaluates on; NotRun when there are none, or too few (a format slice)."""
+    from gpt1.tasks import read_split
+
     if status["status"] != "ok":
-        return not_run(task_id, status["reason"], out, cfg, curves_out)
+        raise NotRun(status["reason"])
     splits = status["splits"]
     eval_splits = [s for s in REPORTED_SPLITS.get(task_id, ("dev",)) if s in splits]
     if "train" not in splits or not eval_splits:
-        reason = f"no {'training' if 'train' not in splits else 'labelled evaluation'} data in {data_dir}"
-        return not_run(task_id, reason, out, cfg, curves_out)
+        raise NotRun(f"no {'training' if 'train' not in splits else 'labelled evaluation'} data in {data_dir}")
     train = read_split(task_id, "train", data_dir)
     if len(train) < cfg.min_train_examples:
-        reason = (
+        raise NotRun(
             f"only {len(train)} training examples in {data_dir} (a format slice?); "
             f"finetune.min_train_examples is {cfg.min_train_examples}"
         )
-        return not_run(task_id, reason, out, cfg, curves_out)
     available = len(train)
     if cfg.max_train_examples and available > cfg.max_train_examples:
         train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
-    evals = {split: read_split(task_id, split, data_dir) for split in eval_splits}
+    return TaskData(train, {split: read_split(task_id, split, data_dir) for split in eval_splits}, available)
 
-    result = finetune(task, train, evals, checkpoint, load_tokenizer(tokenizer), cfg, work_dir, tracker)
+
+def fine_tune(
+    task_id: str,
+    data: TaskData,
+    checkpoint: Path,
+    tokenizer: Path,
+    cfg: FinetuneConfig,
+    out: Path,
+    work_dir: Path,
+    tracker=None,
+    curves_out: Path | None = None,
+) -> None:
+    """Fine-tune on `data`, evaluate, and write the metrics record and the curve."""
+    from gpt1.files import atomic_write_json
+    from gpt1.params import profile_label
+    from gpt1.tasks import TASKS
+    from gpt1.text.tokenizers import load_tokenizer
+    from gpt1.training.finetune import finetune
+
+    result = finetune(
+        TASKS[task_id], data.train, data.evals, checkpoint, load_tokenizer(tokenizer), cfg, work_dir, tracker
+    )
+    reported = next(iter(data.evals))
     record = {
         "task": task_id,
         "status": "done",
         "profile": profile_label(),
-        "split": eval_splits[0],
-        "metrics": result["results"][eval_splits[0]]["metrics"],
+        "split": reported,
+        "metrics": result["results"][reported]["metrics"],
         "results": result["results"],
         "n_train": result["n_train"],
-        "n_train_available": available,
+        "n_train_available": data.available,
         "updates": result["updates"],
         "n_layer": result["n_layer"],
         "seed": cfg.seed,
@@ -135,7 +166,7 @@ def run_task(
         )
         if result["pretrain_run_id"]:
             tracker.set_tag("pretrain_run_id", result["pretrain_run_id"])
-    log.info("%s: %s %s", task_id, eval_splits[0], record["metrics"])
+    log.info("%s: %s %s", task_id, reported, record["metrics"])
 
 
 def not_run(task_id: str, reason: str, out: Path, cfg: FinetuneConfig, curves_out: Path | None) -> None:
@@ -159,7 +190,11 @@ def not_run(task_id: str, reason: str, out: Path, cfg: FinetuneConfig, curves_ou
 
 def write_curves(path: Path | None, curves: list[dict]) -> None:
     """The training-loss curve as CSV, for `dvc plots` (only the header when the task did not run)."""
-    if path:
+    if path and not curves:
+        from gpt1.files import atomic_write_text
+
+        atomic_write_text(path, ",".join(CURVE_FIELDS) + "\n")  # as pandas writes an empty frame, sooner
+    elif path:
         import pandas as pd
 
         from gpt1.files import atomic_write_text

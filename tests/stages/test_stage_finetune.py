@@ -1,7 +1,11 @@
 """The finetune stage on hand-written fixtures: metrics files, "not run" records, resume."""
 
 import json
+import shlex
 import shutil
+import subprocess
+import sys
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -9,6 +13,7 @@ import torch
 from conftest import FIXTURES
 from gpt1.config import FinetuneConfig, GPTConfig
 from gpt1.model import GPT
+from gpt1.params import cli_flags
 from gpt1.stages.finetune import run_task
 from gpt1.tasks import available_splits
 from gpt1.text.bpe import train_bpe
@@ -176,3 +181,42 @@ def test_the_no_pretraining_twin_differs_only_in_its_variant_and_weights(pretrai
     assert full["n_train"] == twin["n_train"] > 0 and full["updates"] == twin["updates"]
     assert [(p["step"], p["lr"]) for p in full["curves"]] == [(p["step"], p["lr"]) for p in twin["curves"]]
     assert full["curves"][0]["train_loss"] != twin["curves"][0]["train_loss"]  # other weights from the start
+
+
+def test_a_task_without_data_is_recorded_without_torch_or_mlflow(tmp_path):
+    """36 of the sample's fine-tuning jobs have no data: each writes its "not run" record in a fraction of
+    a second, importing neither torch nor MLflow (and leaving no MLflow run)."""
+    task_dir = tmp_path / "qqp"
+    (task_dir / "data").mkdir(parents=True)
+    (task_dir / "status.json").write_text('{"task": "qqp", "status": "missing", "reason": "no data", "splits": []}')
+    flags = cli_flags({k: v for k, v in asdict(FinetuneConfig()).items() if k not in FinetuneConfig.NOT_PARAMS})
+    argv = [
+        "finetune",
+        "--task",
+        "qqp",
+        "--seed",
+        "42",
+        "--variant",
+        "full",
+        "--task-dir",
+        str(task_dir),
+        "--checkpoint",
+        "none.pt",
+        "--tokenizer",
+        "none.model",
+        "--out",
+        str(tmp_path / "m.json"),
+        "--curves",
+        str(tmp_path / "c.csv"),
+        "--work-dir",
+        str(tmp_path / "work"),
+        *shlex.split(flags),
+    ]
+    imported = "print(sorted({'torch', 'mlflow'} & set(sys.modules)))"
+    code = f"import sys; from gpt1.cli import main; main({argv!r}); {imported}"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert json.loads((tmp_path / "m.json").read_text())["status"] == "not run"
+    assert (tmp_path / "c.csv").read_text() == "step,epoch,train_loss,lr\n"
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "work").exists()
