@@ -7,11 +7,11 @@ train = read_split("cola", "train", data_dir)   # list[Example]
 
 from gpt1.tasks.data import build_mrpc, download_task, extract_zip
 from gpt1.tasks.readers import available_splits, read_split
-from gpt1.tasks.registry import (
+from gpt1.tasks.registry import TASKS, get_task
+from gpt1.tasks.spec import (
     METRICS,
     SPLITS,
     STORY_CLOZE_ENV,
-    TASKS,
     Example,
     Format,
     Part,
@@ -20,7 +20,6 @@ from gpt1.tasks.registry import (
     Split,
     Task,
     TaskDataMissing,
-    get_task,
 )
 
 __all__ = [

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from gpt1.download import MIRROR_ENV, DownloadError, extract_tar, extract_zip, fetch
-from gpt1.tasks.registry import STORY_CLOZE_ENV, Task, TaskDataMissing, get_task, where_to_get
+from gpt1.tasks.registry import get_task, where_to_get
+from gpt1.tasks.spec import STORY_CLOZE_ENV, Task, TaskDataMissing
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from typing import TextIO
 
 import numpy as np
 
-from gpt1.tasks.registry import Example, Format, Resplit, Task, TaskDataMissing, get_task, where_to_get
+from gpt1.tasks.registry import get_task, where_to_get
+from gpt1.tasks.spec import Example, Format, Resplit, Task, TaskDataMissing
 
 log = logging.getLogger(__name__)
 

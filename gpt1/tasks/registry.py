@@ -9,19 +9,15 @@ data_dir as it is.
 from __future__ import annotations
 
 from gpt1.download import MIRROR_ENV
-from gpt1.tasks.spec import (  # noqa: F401 (Example, Kind, TaskDataMissing: this package's interface)
-    METRICS,
+from gpt1.tasks.spec import (
     SPLITS,
     STORY_CLOZE_ENV,
-    Example,
     Format,
-    Kind,
     Part,
     Resplit,
     Source,
     Split,
     Task,
-    TaskDataMissing,
 )
 
 

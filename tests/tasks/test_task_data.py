@@ -16,7 +16,8 @@ from conftest import SHARED_DATA
 from gpt1 import download
 from gpt1.download import DownloadError
 from gpt1.tasks import TASKS, Source, TaskDataMissing, available_splits, download_task, extract_zip, read_split
-from gpt1.tasks.registry import STORY_CLOZE_ENV, STORY_CLOZE_REGISTRATION, STORY_CLOZE_TEST, STORY_CLOZE_VAL
+from gpt1.tasks.registry import STORY_CLOZE_REGISTRATION, STORY_CLOZE_TEST, STORY_CLOZE_VAL
+from gpt1.tasks.spec import STORY_CLOZE_ENV
 
 FIXTURES = FIXTURES_DIR / "tasks"
 
