@@ -30,32 +30,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import json
 
-    from gpt1 import tracking
     from gpt1.files import atomic_write_json
-    from gpt1.tasks.zero_shot import score_snapshots
-    from gpt1.text.tokenizers import load_tokenizer
 
     cfg = config_from_args(ZeroShotConfig, args)
     status = json.loads((args.task_dir / "status.json").read_text())
+    if status["status"] != "ok":  # written without importing torch or MLflow, as finetune's "not run"
+        log.warning("%s: zero-shot not run: %s", args.task, status["reason"])
+        atomic_write_json(args.out, {"task": args.task, "status": "not run", "reason": status["reason"]})
+        return
     # A folder of pretraining snapshots, or one checkpoint (the released weights, imported)
     snapshots = [args.snapshots] if args.snapshots.is_file() else sorted(args.snapshots.glob("step*.pt"))
+    if not snapshots:
+        raise FileNotFoundError(
+            f"{args.snapshots}: no step*.pt snapshots; rerun the pretrain stage or pass a checkpoint file"
+        )
+    from gpt1 import tracking
+    from gpt1.tasks.zero_shot import score_snapshots
+    from gpt1.text.tokenizers import load_tokenizer
+
     with tracking.stage_run("zero_shot", mlflow_params(args), tags={"task": args.task}) as run:
-        if status["status"] != "ok":
-            log.warning("%s: zero-shot not run: %s", args.task, status["reason"])
-            record = {"task": args.task, "status": "not run", "reason": status["reason"]}
-        elif not snapshots:
-            raise FileNotFoundError(
-                f"{args.snapshots}: no step*.pt snapshots; rerun the pretrain stage or pass a checkpoint file"
-            )
-        else:
-            record = score_snapshots(
-                args.task,
-                args.task_dir / "data",
-                status["splits"],
-                snapshots,
-                load_tokenizer(args.tokenizer),
-                cfg.max_examples,
-                cfg.seed,
-                run,
-            )
+        record = score_snapshots(
+            args.task,
+            args.task_dir / "data",
+            status["splits"],
+            snapshots,
+            load_tokenizer(args.tokenizer),
+            cfg.max_examples,
+            cfg.seed,
+            run,
+        )
     atomic_write_json(args.out, record)

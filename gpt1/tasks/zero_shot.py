@@ -18,12 +18,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gpt1.batching import by_length
 from gpt1.tasks import Example
 from gpt1.tasks.metrics import score
 
 # Each heuristic's metric and the score of guessing (drawn as a dashed line in the figure).
 METRICS = {"cola": "matthews", "sst2": "accuracy", "race": "accuracy"}
 CHANCE = {"cola": 0.0, "sst2": 0.5, "race": 0.25}
+LOGITS_TOKENS = 16384
 
 
 def split_continuation(encode: Callable, context: str, continuation: str) -> tuple[list[int], list[int]]:
@@ -36,30 +38,35 @@ def split_continuation(encode: Callable, context: str, continuation: str) -> tup
     return whole[:n], whole[n:]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def continuation_logprobs(
-    model, pairs: Sequence[tuple[list[int], list[int]]], n_ctx: int, batch_size: int = 16
+    model, pairs: Sequence[tuple[list[int], list[int]]], n_ctx: int
 ) -> list[np.ndarray]:
     """For each (context, continuation), the log-probability of every continuation token given all before
-    it. Contexts lose their first tokens to fit the model's context; a context must keep one token."""
+    it. Contexts lose their first tokens to fit the model's context; a context must keep one token.
+    A batch holds at most LOGITS_TOKENS positions, as the model returns logits over the whole vocabulary
+    at each (40,478 for the released weights: 2.6 GB of float32 per batch)."""
     device = next(model.parameters()).device
-    out = []
-    for start in range(0, len(pairs), batch_size):
-        rows = []
-        for context, continuation in pairs[start : start + batch_size]:
-            continuation = continuation[: n_ctx - 1]
-            context = context[-(n_ctx - len(continuation)) :]
-            if not context or not continuation:
-                raise ValueError("zero-shot scoring needs at least one context and one continuation token")
-            rows.append((context, continuation))
-        width = max(len(c) + len(k) for c, k in rows)
-        idx = torch.zeros(len(rows), width, dtype=torch.long)
-        for r, (context, continuation) in enumerate(rows):
+    rows = []
+    for context, continuation in pairs:
+        continuation = continuation[: n_ctx - 1]
+        context = context[-(n_ctx - len(continuation)) :]
+        if not context or not continuation:
+            raise ValueError("zero-shot scoring needs at least one context and one continuation token")
+        rows.append((context, continuation))
+    out: list[np.ndarray] = [np.empty(0)] * len(rows)
+    for batch in by_length([len(c) + len(k) for c, k in rows], max(1, LOGITS_TOKENS // n_ctx)):
+        width = max(len(rows[i][0]) + len(rows[i][1]) for i in batch)
+        idx = torch.zeros(len(batch), width, dtype=torch.long)
+        for r, i in enumerate(batch):
+            context, continuation = rows[i]
             idx[r, : len(context) + len(continuation)] = torch.tensor(context + continuation)
-        logp = F.log_softmax(model(idx.to(device))[0].float(), dim=-1).cpu()
-        for r, (context, continuation) in enumerate(rows):
-            positions = torch.arange(len(context) - 1, len(context) + len(continuation) - 1)
-            out.append(logp[r, positions, torch.tensor(continuation)].numpy())
+        logits = model(idx.to(device))[0]
+        for r, i in enumerate(batch):
+            context, continuation = rows[i]
+            predicting = logits[r, len(context) - 1 : len(context) + len(continuation) - 1].float()
+            logp = F.log_softmax(predicting, dim=-1).cpu()
+            out[i] = logp[torch.arange(len(continuation)), torch.tensor(continuation)].numpy()
     return out
 
 

@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from gpt1.batching import INFERENCE_BATCH, by_length
 from gpt1.config import FinetuneConfig, GPTConfig, Variant
 from gpt1.device import mixed_precision, resolve_device
 from gpt1.model import GPT, decay_groups
@@ -43,17 +44,23 @@ class TaskModel(nn.Module):
         nn.init.normal_(self.head.weight, std=gpt.config.init_std)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, idx: torch.Tensor, extract: torch.Tensor, n_seq: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(task outputs, LM loss over the real tokens). Outputs: (B, n_outputs); (B, S) for multiple choice."""
+    def forward(
+        self, idx: torch.Tensor, extract: torch.Tensor, n_seq: int, lm: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(task outputs, LM loss over the real tokens, or None when not `lm`).
+        Outputs: (B, n_outputs); (B, S) for multiple choice."""
         h = self.gpt.hidden_states(idx)
-        targets = idx[:, 1:].masked_fill(torch.arange(1, idx.size(1), device=idx.device) > extract[:, None], -1)
-        lm_loss = F.cross_entropy(self.gpt.lm_logits(h[:, :-1]).flatten(0, 1), targets.flatten(), ignore_index=-1)
+        lm_loss = self.lm_loss(h, idx, extract) if lm else None
         at_extract = h[torch.arange(len(idx), device=idx.device), extract].view(-1, n_seq, h.size(-1))  # (B, S, C)
         if self.kind == "multiple_choice":
             return self.head(self.dropout(at_extract)).squeeze(-1), lm_loss  # a score per answer
         if self.kind == "similarity":
             return self.head(self.dropout(at_extract.sum(1))), lm_loss  # both orders, added
         return self.head(self.dropout(at_extract[:, 0])), lm_loss
+
+    def lm_loss(self, h: torch.Tensor, idx: torch.Tensor, extract: torch.Tensor) -> torch.Tensor:
+        targets = idx[:, 1:].masked_fill(torch.arange(1, idx.size(1), device=idx.device) > extract[:, None], -1)
+        return F.cross_entropy(self.gpt.lm_logits(h[:, :-1]).flatten(0, 1), targets.flatten(), ignore_index=-1)
 
 
 def task_loss(task: Task, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -65,7 +72,7 @@ def task_loss(task: Task, outputs: torch.Tensor, labels: torch.Tensor) -> torch.
 def objective(model: TaskModel, task: Task, batch: tuple, lm_coef: float) -> torch.Tensor:
     """L3 = L2 + λ L1: the task loss plus λ times the LM loss on the task's own tokens."""
     idx, extract, labels, n_seq = batch
-    outputs, lm_loss = model(idx, extract, n_seq)
+    outputs, lm_loss = model(idx, extract, n_seq, lm=bool(lm_coef))
     loss = task_loss(task, outputs, labels)
     return loss + lm_coef * lm_loss if lm_coef else loss
 
@@ -123,17 +130,23 @@ def load_pretrained(weights: Path, device: torch.device, variant_name: str = "fu
     return gpt.to(device), variant, state
 
 
-@torch.no_grad()
-def evaluate(model: TaskModel, task: Task, data: list[Encoded], batch_size: int, device: torch.device) -> dict:
-    """Metrics on a labelled split, overall and per subset (MNLI matched/mismatched, RACE middle/high)."""
+@torch.inference_mode()
+def predict(model: TaskModel, task: Task, data: list[Encoded], device: torch.device) -> np.ndarray:
+    """The model's answer for each example, in `data`'s order: large batches of similar lengths, no LM loss."""
     model.eval()
-    preds = []
-    for i in range(0, len(data), batch_size):
-        idx, extract, _, n_seq = collate(data[i : i + batch_size], device)
+    preds = np.zeros(len(data), dtype=np.float32 if task.labels is None else np.int64)
+    n_seq = len(data[0].seqs)
+    for batch in by_length([max(len(seq) for seq in ex.seqs) for ex in data], INFERENCE_BATCH // n_seq):
+        idx, extract, _, _ = collate([data[i] for i in batch], device)
         with mixed_precision(device):
-            preds.append(predictions(task, model(idx, extract, n_seq)[0]))
+            preds[batch] = predictions(task, model(idx, extract, n_seq, lm=False)[0])
     model.train()
-    preds = np.concatenate(preds)
+    return preds
+
+
+def evaluate(model: TaskModel, task: Task, data: list[Encoded], device: torch.device) -> dict:
+    """Metrics on a labelled split, overall and per subset (MNLI matched/mismatched, RACE middle/high)."""
+    preds = predict(model, task, data, device)
     gold = np.array([ex.label for ex in data])
     result = {"n": len(data), "metrics": {m: score(m, gold, preds) for m in task.metrics}}
     subsets = sorted({ex.subset for ex in data} - {""})
@@ -221,7 +234,7 @@ def finetune(
     bar.close()
 
     # Evaluated once, after training, as the paper reports: no model selection on dev or test.
-    results = {split: evaluate(model, task, data, cfg.batch_size, device) for split, data in eval_data.items()}
+    results = {split: evaluate(model, task, data, device) for split, data in eval_data.items()}
     return {
         "results": results,
         "curves": curves,

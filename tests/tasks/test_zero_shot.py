@@ -85,3 +85,19 @@ def test_a_sample_keeps_the_original_order_and_is_seeded():
     assert picked == zero_shot.sample(examples, 10, seed=3) and len(picked) == 10
     assert [int(ex.text) for ex in picked] == sorted(int(ex.text) for ex in picked)
     assert zero_shot.sample(examples, 0, seed=3) == examples
+
+
+def test_scoring_in_length_sorted_batches_equals_one_pair_at_a_time():
+    """continuation_logprobs sorts pairs by length into batches padded to their longest: a real GPT must
+    give each pair the scores it gets alone, in the pairs' order."""
+    from gpt1.config import GPTConfig
+    from gpt1.model import GPT
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=40, n_ctx=24, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)).eval()
+    lengths = torch.randint(1, 12, (300, 2)).tolist()
+    pairs = [(torch.randint(0, 40, (a,)).tolist(), torch.randint(0, 40, (b,)).tolist()) for a, b in lengths]
+    batched = zero_shot.continuation_logprobs(model, pairs, n_ctx=24)
+    for pair, scores in zip(pairs, batched):
+        (alone,) = zero_shot.continuation_logprobs(model, [pair], n_ctx=24)
+        assert scores == pytest.approx(alone, abs=1e-5)

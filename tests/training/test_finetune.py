@@ -6,7 +6,17 @@ import torch.nn.functional as F
 from gpt1.config import FinetuneConfig, GPTConfig, Variant
 from gpt1.model import GPT
 from gpt1.tasks import TASKS, Example
-from gpt1.training.finetune import Encoded, TaskModel, collate, finetune, load_pretrained, objective, task_loss
+from gpt1.training.finetune import (
+    Encoded,
+    TaskModel,
+    collate,
+    finetune,
+    load_pretrained,
+    objective,
+    predict,
+    predictions,
+    task_loss,
+)
 from gpt1.training.schedules import warmup_linear
 
 CFG = GPTConfig(vocab_size=50, n_ctx=24, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
@@ -198,3 +208,22 @@ def test_fine_tuning_learns_a_task_that_a_keyword_decides(task_id, tmp_path):
         tmp_path / "work",
     )
     assert result["results"]["dev"]["metrics"]["accuracy"] >= 0.95
+
+
+@pytest.mark.parametrize(("task_id", "n_out"), [("sst2", 2), ("stsb", 1), ("story_cloze", 1)])
+def test_predictions_in_length_sorted_batches_equal_one_example_at_a_time(task_id, n_out):
+    """predict() sorts examples by length into large batches; each prediction must land at its own index."""
+    model = model_for(task_id, n_out)
+    rng = np.random.default_rng(0)
+    n_seq = 2 if TASKS[task_id].kind in ("similarity", "multiple_choice") else 1
+    data = [
+        Encoded([[1, *rng.integers(4, 50, size=rng.integers(1, 20)).tolist(), 3] for _ in range(n_seq)], 0, "")
+        for _ in range(300)
+    ]
+    with torch.no_grad():
+        one_by_one = [
+            predictions(TASKS[task_id], model(*collate([ex], torch.device("cpu"))[:2], n_seq, lm=False)[0])[0]
+            for ex in data
+        ]
+    batched = predict(model, TASKS[task_id], data, torch.device("cpu"))
+    assert batched.tolist() == pytest.approx(one_by_one, abs=1e-5)
