@@ -39,9 +39,7 @@ def split_continuation(encode: Callable, context: str, continuation: str) -> tup
 
 
 @torch.inference_mode()
-def continuation_logprobs(
-    model, pairs: Sequence[tuple[list[int], list[int]]], n_ctx: int
-) -> list[np.ndarray]:
+def continuation_logprobs(model, pairs: Sequence[tuple[list[int], list[int]]], n_ctx: int) -> list[np.ndarray]:
     """For each (context, continuation), the log-probability of every continuation token given all before
     it. Contexts lose their first tokens to fit the model's context; a context must keep one token.
     A batch holds at most LOGITS_TOKENS positions, as the model returns logits over the whole vocabulary
