@@ -1,6 +1,7 @@
 """Fine-tuning: the pretrained model, a linear head on the state at the extract token, L3 = L2 + λ L1.
 
-Reads as setup -> train -> evaluate. Batches are padded to their longest sequence, not to the context.
+Reads as setup -> train -> evaluate. Batches are padded to their longest sequence, not to the context, and
+hold examples of similar lengths (gpt1.batching).
 A checkpoint after every epoch lets a rerun resume, as in pretraining.
 """
 
@@ -18,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from gpt1.batching import INFERENCE_BATCH, by_length
+from gpt1.batching import INFERENCE_BATCH, by_length, training_batches
 from gpt1.config import FinetuneConfig, GPTConfig, Variant
 from gpt1.device import mixed_precision, resolve_device
 from gpt1.model import GPT, decay_groups
@@ -205,16 +206,17 @@ def finetune(
     first_epoch, curves = checkpoint.resume(work_dir / checkpoint.FILE, key, model, optimizer, device)
 
     step = first_epoch * per_epoch
+    lengths = [max(len(seq) for seq in ex.seqs) for ex in train_data]
     bar = tqdm(total=total, initial=step, desc=f"finetune {task.id}", unit="step", disable=None)
     for epoch in range(first_epoch, cfg.epochs):
-        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_data))
+        batches = training_batches(lengths, cfg.batch_size, np.random.default_rng([cfg.seed, epoch]))
         losses = []
-        for i in range(0, len(order), cfg.batch_size):
+        for b, indices in enumerate(batches):
             step += 1
             lr = warmup_linear(step, cfg.lr, warmup, total)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = collate([train_data[j] for j in order[i : i + cfg.batch_size]], device)
+            batch = collate([train_data[j] for j in indices], device)
             with mixed_precision(device):
                 loss = objective(model, task, batch, lm_coef)
             loss.backward()
@@ -224,7 +226,7 @@ def finetune(
             losses.append(loss.item())
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-            if step % LOG_EVERY == 0 or i + cfg.batch_size >= len(order):  # and at each epoch's end
+            if step % LOG_EVERY == 0 or b == len(batches) - 1:  # and at each epoch's end
                 point = {"step": step, "epoch": epoch + 1, "train_loss": float(np.mean(losses[-LOG_EVERY:])), "lr": lr}
                 curves.append(point)
                 if tracker:

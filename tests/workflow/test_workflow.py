@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from conftest import dry_run_jobs, project_copy, run
+from scripts import stage_times
 
 pytestmark = pytest.mark.slow
 STAGES = [
@@ -109,6 +110,17 @@ def test_snakemake_runs_the_chain_then_has_nothing_to_do(snakemake_project):
     check_outputs_and_tracking(snakemake_project)
     again = run(["snakemake", "--cores", "2", "--config", "profile=smoke"], snakemake_project)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_stage_times_reads_every_job_of_the_run_from_snakemakes_log(snakemake_project):
+    """scripts/stage_times.py, which the README's per-stage times come from, on the smoke run's own log."""
+    (log,) = sorted((snakemake_project / ".snakemake" / "log").glob("*.snakemake.log"))[:1]
+    jobs = stage_times.job_times(log.read_text().splitlines())
+    counts = {name: sum(1 for job in jobs if job[0] == name) for name in STAGES}
+    assert counts["pretrain"] == counts["train_bpe"] == counts["table5"] == 1
+    assert counts["finetune"] == len(SMOKE_TASKS) * len(SEEDS)
+    assert all(start <= end for _, start, end in jobs)
+    assert stage_times.table(jobs).splitlines()[-1].startswith(f"| all | {len(jobs)} |")
 
 
 def test_dvc_runs_the_chain_then_is_up_to_date_and_pushes(dvc_project, tmp_path):
