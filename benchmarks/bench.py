@@ -6,8 +6,9 @@ Writes to `--out`:
   of transformers' OpenAIGPTLMHeadModel, built at the same config with the same weights, on the same batch and
   threads; their timed repeats alternate (ABAB...) so that drift in the machine hits both alike. MFU is the
   model's FLOP/s over a matmul peak measured here, in the same process and at the same thread count.
-- finetune.json: fine-tuning examples/s on SST-2 with gpt1's dynamic padding (each batch padded to its
-  longest sequence) against the same batches padded to the context, repeats again alternating.
+- finetune.json: fine-tuning examples/s on SST-2 with gpt1's dynamic padding (each batch, of examples of
+  similar lengths as gpt1.batching makes them, padded to its longest sequence) against the same batches
+  padded to the context, repeats again alternating.
 - bpe.json: BPE training and corpus-encoding throughput, and the encoding stage's peak memory at two corpus
   sizes (each encoding in a child process, so that its own peak RSS can be read).
 - summary.md: the figures, the machine and the command.
@@ -290,6 +291,7 @@ def bench_finetune(sizes: Sizes, device, repeats: int, bpe_model: Path, data_dir
     import numpy as np
     import torch
 
+    from gpt1.batching import training_batches
     from gpt1.model import GPT
     from gpt1.tasks import get_task
     from gpt1.text.bpe import Tokenizer
@@ -303,7 +305,8 @@ def bench_finetune(sizes: Sizes, device, repeats: int, bpe_model: Path, data_dir
     cfg = replace(sizes.model, vocab_size=tokenizer.vocab_size)
     data = encode_examples(task, chosen, tokenizer, cfg.n_ctx)
     bs = sizes.finetune_batch
-    batches = [data[i : i + bs] for i in range(0, len(data) - bs + 1, bs)] or [data]
+    lengths = [len(ex.seqs[0]) for ex in data]
+    batches = [[data[i] for i in b] for b in training_batches(lengths, bs, rng) if len(b) == bs] or [data]
 
     torch.manual_seed(0)
     model = TaskModel(GPT(cfg), task.kind, n_outputs(task), clf_dropout=0.1).to(device)
