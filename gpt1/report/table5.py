@@ -16,7 +16,6 @@ from gpt1.report.paper import TABLE5_COLUMNS, TABLE5_ROWS, Table
 from gpt1.report.tables import (
     DASH,
     Measure,
-    difference,
     initialisation_line,
     load_records,
     mean_of_columns,
@@ -52,12 +51,23 @@ def row_measures(records: dict[str, list[dict]]) -> list[Measure]:
     return [mean_of_columns(tasks, "Table 5"), *tasks]
 
 
-def gain_text(full: Measure, without: Measure) -> str:
-    """Full minus w/o pre-training, from the values as displayed; a dash unless both ran in full."""
-    if without.value is None or without.n_columns < without.n_total:
+def gain(full: Measure, without: Measure) -> Measure:
+    """Pre-training's gain: full minus w/o pre-training, as displayed (one decimal, so the table adds up);
+    its sd is that of the per-seed differences (a seed fixes both runs' training subset, order and head).
+    No value unless both ran on the same columns: a mean over other columns compares nothing."""
+    if full.value is None or without.value is None or full.n_columns != without.n_columns:
+        return Measure(None, DASH)
+    seeds = dict(without.per_seed)
+    per_seed = tuple((seed, value - seeds[seed]) for seed, value in full.per_seed if seed in seeds)
+    value = round(round(full.value, 1) - round(without.value, 1), 1) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return Measure(value, "done", per_seed=per_seed, n_columns=full.n_columns, n_total=full.n_total)
+
+
+def gain_text(m: Measure) -> str:
+    if m.value is None:
         return DASH
-    gain = difference(full, round(without.value, 1))
-    return DASH if gain is None else f"{gain:+.1f}"
+    text = f"{m.value:+.1f}" if m.sd is None else f"{m.value:+.1f} ± {m.sd:.1f}"
+    return text if m.n_columns == m.n_total else f"{text} ({m.n_columns} of {m.n_total})"
 
 
 def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
@@ -69,7 +79,8 @@ def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
     rows |= {label: [ours_text(m) for m in ours[variant]] for variant, _, label in OUR_ROWS}
     paper_gain = [a - b for a, b in zip(TABLE5_ROWS[PAPER_FULL], TABLE5_ROWS[PAPER_NO_PRETRAINING])]
     rows[GAIN_PAPER] = [f"{g:+.1f}" for g in paper_gain]
-    rows[GAIN_OURS] = [gain_text(f, w) for f, w in zip(ours["full"], ours["no_pretraining"])]
+    gains = [gain(f, w) for f, w in zip(ours["full"], ours["no_pretraining"])]
+    rows[GAIN_OURS] = [gain_text(g) for g in gains]
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=headers)
     frame.index.name = ""
 
@@ -94,6 +105,15 @@ def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
             }
             for header, m in zip(headers, ours[variant])
         }
+    summary["gain"] = {
+        header: {
+            "ours": None if g.value is None else round(g.value, 4),
+            "sd": None if g.sd is None else round(g.sd, 4),
+            "per_seed": {str(seed): round(v, 4) for seed, v in g.per_seed},
+            "columns": f"{g.n_columns} of {g.n_total}" if g.n_total else None,
+        }
+        for header, g in zip(headers, gains)
+    }
     atomic_write_json(out_dir / "table5.json", summary)
     return [*written, out_dir / "table5.json"]
 
@@ -121,4 +141,6 @@ def notes(ours: dict[str, list[Measure]], profile: str, initialisation: str) -> 
         "it is not comparable with the paper's.",
         f"Seeds behind Avg: {seeds}.",
         "w/o pre-training: the same model, every weight freshly initialised; w/o aux LM: lambda = 0.",
+        "Pre-training's gain, gpt1: full minus w/o pre-training; ± the sd over seeds of the per-seed difference "
+        "(a seed fixes both runs' training subset and order); on Avg, over the columns both rows have.",
     ]

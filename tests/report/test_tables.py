@@ -330,7 +330,8 @@ def test_table5_puts_our_ablations_under_the_papers_rows(tmp_path):
     assert frame.loc["gpt1 w/o pre-training", "MNLI"] == "not run"
     assert frame.loc["gpt1 w/o aux LM", "CoLA"] == "not run"
     assert frame.loc["Pre-training's gain, paper (full - w/o)", "Avg"] == "+14.8"  # 74.7 - 59.9
-    assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "SST2"] == "+15.0"
+    # per seed 70 - 60 and 80 - 60: the sd is that of the paired differences, 10 and 20
+    assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "SST2"] == "+15.0 ± 7.1"
     assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "Avg"] == "–"  # partial averages
     assert frame.loc["gpt1 w/ aux LM (full)", "Avg"].endswith("(2 of 8)")
     md = (out / "table5.md").read_text()
@@ -345,3 +346,36 @@ def test_table5_puts_our_ablations_under_the_papers_rows(tmp_path):
         "seeds": 2,
         "status": "done",
     }
+    assert summary["gain"]["SST2"] == {
+        "ours": 15.0,
+        "sd": pytest.approx(7.0711, abs=1e-4),
+        "per_seed": {"1": 10.0, "2": 20.0},
+        "columns": None,
+    }
+    assert summary["gain"]["Avg"]["ours"] is None
+
+
+def test_table5_gain_on_a_partial_average_when_both_rows_have_the_same_columns(tmp_path):
+    """The sample has 5 of Table 5's 8 columns: the gain on their average is ours to compare, with the
+    sd of its per-seed differences, and says over how many columns it is."""
+    metrics = tmp_path / "metrics"
+    full, without = {}, {}
+    for seed, (sst2, cola, sst2_w, cola_w) in enumerate([(0.7, 0.2, 0.6, 0.0), (0.8, 0.1, 0.5, 0.1)], start=1):
+        full |= {f"sst2.{seed}": done("sst2", {"accuracy": sst2}, seed=seed)}
+        full |= {f"cola.{seed}": done("cola", {"matthews": cola}, seed=seed)}
+        without |= {f"sst2.{seed}": done("sst2", {"accuracy": sst2_w}, seed=seed)}
+        without |= {f"cola.{seed}": done("cola", {"matthews": cola_w}, seed=seed)}
+    write_metrics(metrics / "full", full)
+    write_metrics(metrics / "ablation" / "no_pretraining", without)
+    build_table5(metrics, tmp_path / "tables", "sample")
+    summary = json.loads((tmp_path / "tables" / "table5.json").read_text())
+    # Avg per seed: full 45 and 45, w/o 30 and 30 -> +15.0, sd 0; SST2 +10 and +30, CoLA +20 and 0
+    assert summary["gain"]["Avg"] == {
+        "ours": 15.0,
+        "sd": 0.0,
+        "per_seed": {"1": 15.0, "2": 15.0},
+        "columns": "2 of 8",
+    }
+    frame = pd.read_csv(tmp_path / "tables" / "table5.csv", index_col=0, dtype=str, keep_default_na=False)
+    assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "Avg"] == "+15.0 ± 0.0 (2 of 8)"
+    assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "CoLA"] == "+10.0 ± 14.1"
