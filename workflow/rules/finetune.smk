@@ -35,6 +35,7 @@ rule finetune:
         code=code(
             "gpt1/stages/finetune.py",
             "gpt1/stages/common.py",
+            "gpt1/batching.py",
             "gpt1/config.py",
             "gpt1/device.py",
             "gpt1/download.py",

@@ -58,6 +58,7 @@ rule zero_shot:
         code=code(
             "gpt1/stages/zero_shot.py",
             "gpt1/stages/common.py",
+            "gpt1/batching.py",
             "gpt1/config.py",
             "gpt1/download.py",
             "gpt1/files.py",
