@@ -120,7 +120,7 @@ def test_stage_times_reads_every_job_of_the_run_from_snakemakes_log(snakemake_pr
     assert counts["pretrain"] == counts["train_bpe"] == counts["table5"] == 1
     assert counts["finetune"] == len(SMOKE_TASKS) * len(SEEDS)
     assert all(start <= end for _, start, end in jobs)
-    assert stage_times.table(jobs).splitlines()[-1].startswith(f"| all | {len(jobs)} |")
+    assert stage_times.table(jobs).splitlines()[-1].startswith(f"| whole run | {len(jobs)} |")
 
 
 def test_dvc_runs_the_chain_then_is_up_to_date_and_pushes(dvc_project, tmp_path):
