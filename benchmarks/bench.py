@@ -305,8 +305,8 @@ def bench_finetune(sizes: Sizes, device, repeats: int, bpe_model: Path, data_dir
     cfg = replace(sizes.model, vocab_size=tokenizer.vocab_size)
     data = encode_examples(task, chosen, tokenizer, cfg.n_ctx)
     bs = sizes.finetune_batch
-    lengths = [len(ex.seqs[0]) for ex in data]
-    batches = [[data[i] for i in b] for b in training_batches(lengths, bs, rng) if len(b) == bs] or [data]
+    batches = [[data[i] for i in b] for b in training_batches([ex.width for ex in data], bs, rng) if len(b) == bs]
+    batches = batches or [data]
 
     torch.manual_seed(0)
     model = TaskModel(GPT(cfg), task.kind, n_outputs(task), clf_dropout=0.1).to(device)
@@ -330,7 +330,7 @@ def bench_finetune(sizes: Sizes, device, repeats: int, bpe_model: Path, data_dir
     per_s = {name: [len(batches[0]) / s for s in runs] for name, runs in seconds.items()}
     ours, padded = median(per_s["gpt1"]), median(per_s["padded"])
     used = itertools.islice(itertools.cycle(batches), 2 + repeats * sizes.finetune_steps)  # warm-up + timed
-    widths = [max(len(seq) for ex in batch for seq in ex.seqs) for batch in used]
+    widths = [max(ex.width for ex in batch) for batch in used]
     return {
         "task": "sst2",
         "gpt1_examples_per_s": ours,

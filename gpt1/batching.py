@@ -10,7 +10,7 @@ import numpy as np
 INFERENCE_BATCH = 128
 
 
-def by_length(lengths: Sequence[int], batch_size: int = INFERENCE_BATCH) -> Iterator[list[int]]:
+def by_length(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
     """Indices into `lengths`, shortest first, in batches of at most `batch_size`. Callers put each result
     back at its index, so the order of their output does not change."""
     order = sorted(range(len(lengths)), key=lengths.__getitem__)

@@ -1,3 +1,4 @@
+import ast
 import http.server
 import json
 import os
@@ -113,6 +114,16 @@ def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200, **kwargs)
     assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return done
+
+
+def heavy_imports(argv: list[str], cwd) -> list[str]:
+    """Run `gpt1 <argv>` in a fresh interpreter in `cwd`; which of torch and MLflow it imported (fails the
+    test if the command fails)."""
+    imported = "print(sorted({'torch', 'mlflow'} & set(sys.modules)))"
+    code = f"import sys; from gpt1.cli import main; main({argv!r}); {imported}"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
 
 
 def project_copy(directory: Path) -> Path:

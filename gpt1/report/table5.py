@@ -63,13 +63,6 @@ def gain(full: Measure, without: Measure) -> Measure:
     return Measure(value, "done", per_seed=per_seed, n_columns=full.n_columns, n_total=full.n_total)
 
 
-def gain_text(m: Measure) -> str:
-    if m.value is None:
-        return DASH
-    text = f"{m.value:+.1f}" if m.sd is None else f"{m.value:+.1f} ± {m.sd:.1f}"
-    return text if m.n_columns == m.n_total else f"{text} ({m.n_columns} of {m.n_total})"
-
-
 def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
     """Write table5.{md,csv,tex} and table5.json into `out_dir`; return the paths written."""
     headers = [header for header, _, _ in TABLE5_COLUMNS]
@@ -80,7 +73,7 @@ def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
     paper_gain = [a - b for a, b in zip(TABLE5_ROWS[PAPER_FULL], TABLE5_ROWS[PAPER_NO_PRETRAINING])]
     rows[GAIN_PAPER] = [f"{g:+.1f}" for g in paper_gain]
     gains = [gain(f, w) for f, w in zip(ours["full"], ours["no_pretraining"])]
-    rows[GAIN_OURS] = [gain_text(g) for g in gains]
+    rows[GAIN_OURS] = [ours_text(g, signed=True) for g in gains]  # a dash where there is none
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=headers)
     frame.index.name = ""
 

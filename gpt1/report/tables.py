@@ -133,12 +133,13 @@ def column_measure(column: Column, records: dict[str, list[dict]]) -> Measure:
     return measure(column.task, column.subset, column.metric, records)
 
 
-def ours_text(m: Measure) -> str:
-    """Our cell: the percentage to one decimal, "± sd" over several seeds, "(k of n)" after a mean over
-    columns that lacks some; or why there is no value."""
+def ours_text(m: Measure, signed: bool = False) -> str:
+    """Our cell: the percentage to one decimal (with its sign when `signed`: a difference), "± sd" over
+    several seeds, "(k of n)" after a mean over columns that lacks some; or why there is no value."""
     if m.value is None:
         return m.status
-    text = f"{m.value:.1f}" if m.sd is None else f"{m.value:.1f} ± {m.sd:.1f}"
+    value = f"{m.value:+.1f}" if signed else f"{m.value:.1f}"
+    text = value if m.sd is None else f"{value} ± {m.sd:.1f}"
     if m.n_columns < m.n_total:
         text += f" ({m.n_columns} of {m.n_total})"
     return text

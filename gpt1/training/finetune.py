@@ -96,6 +96,11 @@ class Encoded:
     label: float
     subset: str
 
+    @property
+    def width(self) -> int:
+        """Its longest sequence: what a batch holding it is padded to, at least."""
+        return max(len(seq) for seq in self.seqs)
+
 
 def encode_examples(task: Task, examples: list[Example], tokenizer, n_ctx: int) -> list[Encoded]:
     tok = TaskTokens(tokenizer.start_id, tokenizer.delimiter_id, tokenizer.extract_id)
@@ -105,8 +110,7 @@ def encode_examples(task: Task, examples: list[Example], tokenizer, n_ctx: int) 
 def collate(batch: list[Encoded], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """Pad to the longest sequence in the batch: (idx, extract positions, labels, sequences per example)."""
     flat = [seq for ex in batch for seq in ex.seqs]
-    width = max(len(seq) for seq in flat)
-    idx = torch.zeros(len(flat), width, dtype=torch.long)
+    idx = torch.zeros(len(flat), max(ex.width for ex in batch), dtype=torch.long)
     for row, seq in enumerate(flat):
         idx[row, : len(seq)] = torch.tensor(seq)
     extract = torch.tensor([len(seq) - 1 for seq in flat])
@@ -137,7 +141,7 @@ def predict(model: TaskModel, task: Task, data: list[Encoded], device: torch.dev
     model.eval()
     preds = np.zeros(len(data), dtype=np.float32 if task.labels is None else np.int64)
     n_seq = len(data[0].seqs)
-    for batch in by_length([max(len(seq) for seq in ex.seqs) for ex in data], INFERENCE_BATCH // n_seq):
+    for batch in by_length([ex.width for ex in data], INFERENCE_BATCH // n_seq):
         idx, extract, _, _ = collate([data[i] for i in batch], device)
         with mixed_precision(device):
             preds[batch] = predictions(task, model(idx, extract, n_seq, lm=False)[0])
@@ -206,10 +210,10 @@ def finetune(
     first_epoch, curves = checkpoint.resume(work_dir / checkpoint.FILE, key, model, optimizer, device)
 
     step = first_epoch * per_epoch
-    lengths = [max(len(seq) for seq in ex.seqs) for ex in train_data]
+    widths = [ex.width for ex in train_data]
     bar = tqdm(total=total, initial=step, desc=f"finetune {task.id}", unit="step", disable=None)
     for epoch in range(first_epoch, cfg.epochs):
-        batches = training_batches(lengths, cfg.batch_size, np.random.default_rng([cfg.seed, epoch]))
+        batches = training_batches(widths, cfg.batch_size, np.random.default_rng([cfg.seed, epoch]))
         losses = []
         for b, indices in enumerate(batches):
             step += 1

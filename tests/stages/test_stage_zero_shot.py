@@ -1,8 +1,8 @@
 """The zero_shot stage: a task without data is recorded as not run, cheaply."""
 
 import json
-import subprocess
-import sys
+
+from conftest import heavy_imports
 
 
 def test_a_task_without_data_is_recorded_without_torch_or_mlflow(tmp_path):
@@ -28,11 +28,7 @@ def test_a_task_without_data_is_recorded_without_torch_or_mlflow(tmp_path):
         "--seed",
         "0",
     ]
-    imported = "print(sorted({'torch', 'mlflow'} & set(sys.modules)))"
-    code = f"import sys; from gpt1.cli import main; main({argv!r}); {imported}"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert heavy_imports(argv, tmp_path) == []
     record = json.loads((tmp_path / "z.json").read_text())
     assert record == {"task": "race", "status": "not run", "reason": "no data"}
     assert not (tmp_path / "mlflow.db").exists()
