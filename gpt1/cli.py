@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -59,13 +60,36 @@ def setup_logging(log_file: Path | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", handlers=handlers)
 
 
+def output_of(args: argparse.Namespace) -> Path | None:
+    """What a stage writes, for its lock: its output folder, work folder or output file."""
+    for name in ("out_dir", "work_dir", "out", "model"):
+        if isinstance(getattr(args, name, None), Path):
+            return getattr(args, name)
+    return None
+
+
+def run_stage(args: argparse.Namespace) -> None:
+    """A pipeline stage: stopped with its orchestrator, alone on its output, under a known profile."""
+    from gpt1.files import exclusive
+    from gpt1.lifeline import watch_parent
+    from gpt1.params import profile_label
+
+    watch_parent()
+    profile_label()  # under DVC, refuses a profile params.yaml does not have
+    output = output_of(args)
+    if output is None or int(os.environ.get("RANK", 0)) != 0:  # torchrun's rank 0 holds the lock for all
+        return args.run(args)
+    with exclusive(output):
+        args.run(args)
+
+
 def main(argv: list[str] | None = None) -> None:
     from gpt1.download import DownloadError
 
     args = build_parser().parse_args(argv)
     setup_logging(args.log_file)
     try:
-        args.run(args)
+        run_stage(args) if args.command in STAGES else args.run(args)
     except (ValueError, FileNotFoundError, DownloadError) as error:
         log.error("%s", error)
         sys.exit(f"gpt1 {args.command}: {error}")

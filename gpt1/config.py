@@ -16,6 +16,8 @@ from typing import ClassVar
 class CorpusConfig:
     """params.yaml's `corpus` group (the download_corpus stage)."""
 
+    GROUP: ClassVar[str] = "corpus"
+
     source: str = "bookcorpus"
     """A corpus of gpt1.text.corpus's registry (british-novels, bookcorpus) or a directory of .txt files."""
     val_fraction: float = 0.01
@@ -26,6 +28,8 @@ class CorpusConfig:
 @dataclass
 class BPEConfig:
     """params.yaml's `bpe` group (the train_bpe stage)."""
+
+    GROUP: ClassVar[str] = "bpe"
 
     vocab_size: int = 40478
     """Pieces, the three task tokens and the 256 byte fallbacks included."""
@@ -38,6 +42,8 @@ class BPEConfig:
 class GPTConfig:
     """params.yaml's `model` group: the model's shape. The defaults are the paper's model (116,534,784
     parameters)."""
+
+    GROUP: ClassVar[str] = "model"
 
     NOT_PARAMS: ClassVar[tuple[str, ...]] = ("vocab_size",)
     """Fields that come from elsewhere than params.yaml: the vocabulary is the tokenizer's."""
@@ -58,8 +64,9 @@ class GPTConfig:
     """Standard deviation of the N(0, init_std) initialisation of every weight matrix and embedding."""
 
     def __post_init__(self) -> None:
-        if self.n_embd % self.n_head:
-            raise ValueError(f"model.n_embd ({self.n_embd}) must be divisible by model.n_head ({self.n_head})")
+        from gpt1.params import check_group_rules
+
+        check_group_rules("model", self.to_dict())
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,6 +75,8 @@ class GPTConfig:
 @dataclass
 class PretrainConfig:
     """params.yaml's `pretrain` group."""
+
+    GROUP: ClassVar[str] = "pretrain"
 
     NOT_PARAMS: ClassVar[tuple[str, ...]] = ()
 
@@ -103,6 +112,8 @@ class PretrainConfig:
 class FinetuneConfig:
     """params.yaml's `finetune` group: one fine-tuning run's hyperparameters (the paper's by default)."""
 
+    GROUP: ClassVar[str] = "finetune"
+
     NOT_PARAMS: ClassVar[tuple[str, ...]] = ("seed", "variant")
     """Set per run by the workflow (runs.seeds, the ablations and Figure 2's layer counts)."""
 
@@ -130,6 +141,8 @@ class FinetuneConfig:
 @dataclass
 class ZeroShotConfig:
     """params.yaml's `zero_shot` group (the zero_shot stage)."""
+
+    GROUP: ClassVar[str] = "zero_shot"
 
     max_examples: int = 0
     """A seeded sample of this many examples of each task's evaluation split; 0 for all."""
@@ -173,12 +186,7 @@ class Variant:
 
 
 PARAM_GROUPS = {
-    "corpus": CorpusConfig,
-    "bpe": BPEConfig,
-    "model": GPTConfig,
-    "pretrain": PretrainConfig,
-    "finetune": FinetuneConfig,
-    "zero_shot": ZeroShotConfig,
+    cls.GROUP: cls for cls in (CorpusConfig, BPEConfig, GPTConfig, PretrainConfig, FinetuneConfig, ZeroShotConfig)
 }
 """params.yaml's groups that are stage settings, each with its dataclass. The other groups (runs, ablation,
 transfer) say which runs the tables and figures need."""

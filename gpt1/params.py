@@ -7,8 +7,10 @@ profile changes, merged over them. Stage code reads no parameter from params.yam
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import math
 import os
 import shlex
 from pathlib import Path
@@ -50,16 +52,68 @@ def apply_profile(params: dict, profile: str | None = None) -> dict:
     return deep_merge(params, {**overrides, "profile": profile})
 
 
-def validate(params: dict, schema_file: Path = SCHEMA_FILE) -> None:
-    """Raise ParamsError naming the first bad key (its dotted path) and why."""
+def schema(schema_file: Path = SCHEMA_FILE) -> dict:
+    return yaml.safe_load(schema_file.read_text())
+
+
+def first_error(values: dict, schema: dict, prefix: str = "") -> str | None:
+    """The schema's most relevant complaint about `values`, or a value that is not a finite number (a YAML
+    `.inf` or `.nan` passes JSON Schema's bounds), as 'dotted.key: why'."""
     import jsonschema
 
-    schema = yaml.safe_load(schema_file.read_text())
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(params))
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(values))
     if error is not None:
-        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ParamsError(f"params.yaml: {where}: {error.message}")
+        where = prefix + ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        return f"{where}: {error.message}"
+    for key, value in leaf_items(values, prefix):
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{key}: {value} is not a finite number"
+    return None
+
+
+def validate(params: dict, schema_file: Path = SCHEMA_FILE) -> None:
+    """Raise ParamsError naming the first bad key (its dotted path) and why."""
+    if error := first_error(params, schema(schema_file)):
+        raise ParamsError(f"params.yaml: {error}")
+    for group in GROUP_RULES:
+        check_group_rules(group, params[group])
     check_cross_references(params)
+
+
+def check_group(group: str, values: dict) -> None:
+    """One group's values against its part of the schema and its rules: what every stage checks of the flags
+    it was given, so that the command line and DVC (which never reads the schema) refuse what Snakemake
+    refuses, before any work."""
+    full = schema()
+    if error := first_error(values, {**full["properties"][group], "$defs": full["$defs"]}, f"{group}."):
+        raise ParamsError(error)
+    check_group_rules(group, values)
+
+
+def check_batches(pretrain: dict) -> str | None:
+    per_process, rest = divmod(pretrain["batch_size"], pretrain["processes"])
+    if rest or per_process % min(pretrain["micro_batch_size"], per_process):
+        return (
+            f"pretrain.batch_size ({pretrain['batch_size']}) must split evenly into pretrain.processes "
+            f"({pretrain['processes']}) of whole micro-batches "
+            f"(pretrain.micro_batch_size {pretrain['micro_batch_size']})"
+        )
+    return None
+
+
+def check_heads(model: dict) -> str | None:
+    if model["n_embd"] % model["n_head"]:
+        return f"model.n_embd ({model['n_embd']}) must be divisible by model.n_head ({model['n_head']})"
+    return None
+
+
+GROUP_RULES = {"pretrain": check_batches, "model": check_heads}
+"""What the schema cannot say about one group: a function of the group's values giving the error, or None."""
+
+
+def check_group_rules(group: str, values: dict) -> None:
+    if group in GROUP_RULES and (error := GROUP_RULES[group](values)):
+        raise ParamsError(error)
 
 
 def check_cross_references(params: dict) -> None:
@@ -106,7 +160,23 @@ def resolve(overrides: dict, path: Path = PARAMS_FILE) -> dict:
     overrides (--configfile and --config, Snakemake's `overwrite_config`) on top, every one of them, also
     those equal to params.yaml's top-level value."""
     base = yaml.safe_load(Path(path).read_text())
-    return deep_merge(apply_profile(base, overrides.get("profile")), overrides)
+    return deep_merge(apply_profile(base, overrides.get("profile")), typed(overrides, schema()))
+
+
+def typed(value, schema: dict):
+    """`value` with each string the schema wants as a number read as one. Snakemake's `--config
+    'pretrain={lr: 0.0001}'` gives the nested values as strings, and YAML 1.1 (PyYAML) reads `1e-4` as a
+    string; a string that is no number stays one, for the schema to name."""
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {key: typed(item, properties.get(key, {})) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed(item, schema.get("items", {})) for item in value]
+    if isinstance(value, str) and schema.get("type") in ("number", "integer"):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+            return int(number) if number.is_integer() and schema["type"] == "integer" else number
+    return value
 
 
 def cli_flags(group: dict) -> str:
@@ -155,8 +225,15 @@ def profile_label() -> str:
     params.yaml's `profile` key in the project DVC runs (`dvc exp run $(gpt1 profile NAME)` sets it)."""
     if name := os.environ.get(PROFILE_ENV):
         return name
-    root = Path(os.environ.get("DVC_ROOT", "."))
+    path = Path(os.environ.get("DVC_ROOT", ".")) / "params.yaml"
     try:
-        return str(yaml.safe_load((root / "params.yaml").read_text()).get("profile", BASE_PROFILE))
-    except (OSError, AttributeError, yaml.YAMLError):
+        params = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
         return BASE_PROFILE
+    name = str(params.get("profile", BASE_PROFILE))
+    if name not in profile_names(params):  # `dvc exp run -S profile=papr`
+        raise ParamsError(
+            f"{path}: profile: unknown profile {name!r}; choose one of {', '.join(profile_names(params))} "
+            "and run `dvc exp run $(gpt1 profile NAME)`"
+        )
+    return name

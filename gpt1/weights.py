@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from gpt1.config import GPTConfig
-from gpt1.files import atomic_save, atomic_write_json
+from gpt1.files import atomic_save, atomic_write_json, load_weights_file
 from gpt1.model import GPT
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def read_hf_tensors(src: Path) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         return load_file(src / "model.safetensors")
-    return torch.load(src / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    return load_weights_file(src / "pytorch_model.bin")
 
 
 def state_from_hf(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -288,7 +288,7 @@ def export_hf(checkpoint: Path, out_dir: Path) -> Path:
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint {checkpoint} not found: run pretrain or import-weights first")
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    saved = load_weights_file(checkpoint)
     if "model_config" not in saved or "model" not in saved:
         raise ValueError(f"{checkpoint} has no model_config and model: not a gpt1 model checkpoint")
     cfg = GPTConfig(**saved["model_config"])

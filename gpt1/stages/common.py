@@ -8,7 +8,7 @@ import dataclasses
 FIELD_TYPES = {"int": int, "float": float, "str": str}
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls: type, group: str) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     """One required flag per params.yaml key of a config dataclass: `--n_layer` (as DVC renders `${model}`),
     also spelled `--n-layer`. No default: a key the orchestrator did not pass is an error naming it."""
     for field in dataclasses.fields(cls):
@@ -21,13 +21,18 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, group: str) -> 
             type=FIELD_TYPES[field.type],
             required=True,
             metavar=field.type.upper(),
-            help=f"params.yaml: {group}.{field.name}",
+            help=f"params.yaml: {cls.GROUP}.{field.name}",
         )
 
 
 def config_from_args(cls: type, args: argparse.Namespace, **per_run):
+    """The config dataclass from the flags, once they pass the group's part of the schema (gpt1.params)."""
+    from gpt1.params import check_group
+
     names = {f.name for f in dataclasses.fields(cls)} - set(per_run)
-    return cls(**{name: getattr(args, name) for name in names}, **per_run)
+    values = {name: getattr(args, name) for name in names}
+    check_group(cls.GROUP, {k: v for k, v in values.items() if k not in getattr(cls, "NOT_PARAMS", ())})
+    return cls(**values, **per_run)
 
 
 def mlflow_params(args: argparse.Namespace) -> dict:

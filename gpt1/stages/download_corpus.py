@@ -10,7 +10,7 @@ from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_flags(parser, CorpusConfig, "corpus")
+    add_config_flags(parser, CorpusConfig)
     parser.add_argument("--out-dir", type=Path, required=True, help="writes raw/, train.txt, val.txt, manifest.json")
 
 

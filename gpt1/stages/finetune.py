@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="the metrics JSON to write")
     parser.add_argument("--curves", type=Path, required=True, help="the training-loss curve (CSV) to write")
     parser.add_argument("--work-dir", type=Path, required=True, help="where the resumable checkpoint lives")
-    add_config_flags(parser, FinetuneConfig, "finetune")
+    add_config_flags(parser, FinetuneConfig)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -14,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokens-dir", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, required=True)
     parser.add_argument("--stop-after", type=int, help="stop after this many updates, leaving a checkpoint to resume")
-    add_config_flags(parser, GPTConfig, "model")
-    add_config_flags(parser, PretrainConfig, "pretrain")
+    add_config_flags(parser, GPTConfig)
+    add_config_flags(parser, PretrainConfig)
 
 
 def run(args: argparse.Namespace) -> None:

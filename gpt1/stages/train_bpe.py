@@ -10,7 +10,7 @@ from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_flags(parser, BPEConfig, "bpe")
+    add_config_flags(parser, BPEConfig)
     parser.add_argument("--text", type=Path, required=True, help="training text, one paragraph per line")
     parser.add_argument("--manifest", type=Path, required=True, help="the corpus stage's manifest.json (its text form)")
     parser.add_argument("--model", type=Path, required=True, help="where to write the .model file")

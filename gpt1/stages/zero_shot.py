@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tokenizer", type=Path, required=True, help=TOKENIZER_HELP)
     parser.add_argument("--out", type=Path, required=True, help="the JSON record to write")
-    add_config_flags(parser, ZeroShotConfig, "zero_shot")
+    add_config_flags(parser, ZeroShotConfig)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> None:
     snapshots = [args.snapshots] if args.snapshots.is_file() else sorted(args.snapshots.glob("step*.pt"))
     if not snapshots:
         raise FileNotFoundError(
-            f"{args.snapshots}: no step*.pt snapshots; rerun the pretrain stage or pass a checkpoint file"
+            f"{args.snapshots}: no step*.pt snapshots: rerun pretraining (`snakemake --forcerun pretrain` or "
+            "`dvc repro --force pretrain`), which rebuilds them from its checkpoint, or pass a checkpoint file"
         )
     from gpt1 import tracking
     from gpt1.tasks.zero_shot import score_snapshots

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from gpt1.batching import by_length
+from gpt1.files import load_weights_file
 from gpt1.tasks import Example
 from gpt1.tasks.metrics import score
 
@@ -147,7 +148,7 @@ def score_snapshots(
         splits["train"] = sample(read_split(task, "train", data_dir), max_examples, seed)
     points = []
     for path in snapshots:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_weights_file(path)
         model = GPT(GPTConfig(**state["model_config"]))
         model.load_state_dict(state["model"])
         result = run_heuristic(task, model, tokenizer.encode, splits, model.config.n_ctx)

@@ -1,7 +1,7 @@
 """One resumable checkpoint for both training loops: weights, optimizer, RNG and history, with a run key.
 
-A checkpoint is resumed only by the run it belongs to: `run_key` hashes everything that changes the trained
-weights, and a checkpoint with another key is ignored (the run starts afresh and overwrites it).
+A checkpoint is resumed only by the run it belongs to: `run_key` hashes everything that changes what the run
+writes, and a checkpoint with another key is set aside (the run starts afresh beside it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from gpt1.files import atomic_save
+from gpt1.files import atomic_save, load_weights_file
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +41,43 @@ def save(path: Path, key: str, model: torch.nn.Module, optimizer, done: int, his
 
 
 def resume(
-    path: Path, key: str, model: torch.nn.Module, optimizer, device: torch.device, announce: bool = True
+    path: Path,
+    key: str,
+    model: torch.nn.Module,
+    optimizer,
+    device: torch.device,
+    main: bool = True,
+    kept_with: tuple[Path, ...] = (),
 ) -> tuple[int, list[dict]]:
-    """Load this run's checkpoint into `model` and `optimizer`; (work done, history so far), or (0, [])."""
+    """Load this run's checkpoint into `model` and `optimizer`; (work done, history so far), or (0, []).
+
+    A checkpoint of other settings is set aside, never deleted: moved with `kept_with` (what belongs to it,
+    such as its snapshots) into a folder named after its run key, beside it. `main`: the process that owns the
+    files and logs (torchrun's rank 0); the others only read."""
     if not path.exists():
         return 0, []
-    state = torch.load(path, map_location=device, weights_only=True)
+    state = load_weights_file(path, map_location=device)
     if state.get("run_key") != key:
-        if announce:
-            log.warning("%s is from a run with other settings; starting afresh", path)
+        if main:
+            aside = set_aside(path, str(state.get("run_key")), kept_with)
+            log.warning(
+                "%s is from a run with other settings: moved to %s/ (delete it when done); starting afresh", path, aside
+            )
         return 0, []
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"]["torch"].cpu())
     if state["rng"]["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
-    if announce:
+    if main:
         log.info("resuming from %s after %d", path, state["done"])
     return state["done"], state["history"]
+
+
+def set_aside(path: Path, key: str, kept_with: tuple[Path, ...]) -> Path:
+    aside = path.parent / f"set-aside-{key}"
+    aside.mkdir(exist_ok=True)
+    for item in (path, *kept_with):
+        if item.exists():
+            item.rename(aside / item.name)
+    return aside

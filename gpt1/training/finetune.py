@@ -22,16 +22,19 @@ from tqdm import tqdm
 from gpt1.batching import INFERENCE_BATCH, by_length, training_batches
 from gpt1.config import FinetuneConfig, GPTConfig, Variant
 from gpt1.device import mixed_precision, resolve_device
+from gpt1.files import load_weights_file
 from gpt1.model import GPT, decay_groups
 from gpt1.tasks import Example, Task
 from gpt1.tasks.metrics import score
 from gpt1.tasks.transform import TaskTokens, sequences
 from gpt1.training import checkpoint
+from gpt1.training.diverged import check_loss
 from gpt1.training.schedules import warmup_linear
 
 log = logging.getLogger(__name__)
 
 LOG_EVERY = 10  # updates between training-loss points in MLflow
+DIVERGED_ADVICE = "lower finetune.lr (the last epoch's checkpoint is kept and the stage wrote no outputs)"
 
 
 class TaskModel(nn.Module):
@@ -121,7 +124,7 @@ def collate(batch: list[Encoded], device: torch.device) -> tuple[torch.Tensor, t
 def load_pretrained(weights: Path, device: torch.device, variant_name: str = "full") -> tuple[GPT, Variant, dict]:
     """The GPT to fine-tune, shaped as the checkpoint, with the pretrained weights its variant transfers
     (all of them, none, or the embeddings and the first K blocks); the rest keep the fresh N(0, 0.02) init."""
-    state = torch.load(weights, map_location=device, weights_only=True)
+    state = load_weights_file(weights, map_location=device)
     gpt = GPT(GPTConfig(**state["model_config"]))
     variant = Variant.parse(variant_name, gpt.config.n_layer)
     transferred = {k: v for k, v in state["model"].items() if variant.transfers(k)}
@@ -223,6 +226,7 @@ def finetune(
             batch = collate([train_data[j] for j in indices], device)
             with mixed_precision(device):
                 loss = objective(model, task, batch, lm_coef)
+            check_loss(loss.item(), step, f"finetune {task.id}", DIVERGED_ADVICE)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or float("inf"))
             optimizer.step()

@@ -29,16 +29,23 @@ from gpt1.config import GPTConfig, PretrainConfig
 from gpt1.device import mixed_precision, resolve_device, tune_cpu_allocator
 from gpt1.files import atomic_save, atomic_write_json, atomic_write_text
 from gpt1.model import GPT, perplexity
+from gpt1.params import check_group_rules
 from gpt1.text.encode import load_tokens
 from gpt1.training import checkpoint
+from gpt1.training.diverged import check_loss
 from gpt1.training.schedules import warmup_cosine
 
 log = logging.getLogger(__name__)
 
 SNAPSHOTS = "snapshots"
-# Snapshots gather here while training runs and become SNAPSHOTS at the end. Snakemake and DVC delete a
-# stage's declared outputs (SNAPSHOTS) when it fails or reruns; this folder, like the checkpoint, survives.
-PARTIAL_SNAPSHOTS = "snapshots.partial"
+# Snapshots gather here, with the checkpoint, and are linked into SNAPSHOTS at the end. Snakemake and DVC delete
+# a stage's declared outputs (SNAPSHOTS) when it fails or reruns; this folder, like the checkpoint, stays, so
+# that a rerun of a finished pretraining (which resumes at its last update) still has every snapshot.
+CHECKPOINT_SNAPSHOTS = "checkpoint.snapshots"
+DIVERGED_ADVICE = (
+    "lower pretrain.lr or raise pretrain.warmup_steps (and keep pretrain.grad_clip); the last checkpoint is kept "
+    "and the stage wrote no outputs"
+)
 
 
 def total_steps(cfg: PretrainConfig, train_tokens: int, n_ctx: int) -> int:
@@ -89,8 +96,8 @@ def setup_runtime(device: str, processes: int) -> Runtime:
 
 
 def run_key(model_cfg: GPTConfig, cfg: PretrainConfig, meta: dict) -> str:
-    """What a checkpoint must match to be resumed: everything that changes the trained weights."""
-    ignored = ("device", "compile", "log_interval", "snapshot_interval", "processes")
+    """What a checkpoint must match to be resumed: everything that changes the trained weights or the snapshots."""
+    ignored = ("device", "compile", "log_interval", "processes")
     return checkpoint.run_key(model_cfg.to_dict(), {k: v for k, v in asdict(cfg).items() if k not in ignored}, meta)
 
 
@@ -134,13 +141,9 @@ def pretrain(
     for name, tokens in (("train", train_tokens), ("val", val_tokens)):
         if len(tokens) <= model_cfg.n_ctx + 1:
             raise ValueError(f"{tokens_dir / (name + '.bin')}: {len(tokens)} tokens, fewer than model.n_ctx + 2")
+    check_group_rules("pretrain", asdict(cfg))
     per_rank = cfg.batch_size // rt.world
     micro = min(cfg.micro_batch_size, per_rank)
-    if cfg.batch_size % rt.world or per_rank % micro:
-        raise ValueError(
-            f"pretrain.batch_size ({cfg.batch_size}) must split evenly into {rt.world} processes "
-            f"of whole micro-batches (pretrain.micro_batch_size {cfg.micro_batch_size})"
-        )
     accum = per_rank // micro
     steps = total_steps(cfg, len(train_tokens), model_cfg.n_ctx)
     cuda = rt.device.type == "cuda"
@@ -162,7 +165,15 @@ def pretrain(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     key = run_key(model_cfg, cfg, meta)
-    start, history = checkpoint.resume(out_dir / checkpoint.FILE, key, model, optimizer, rt.device, announce=rt.main)
+    start, history = checkpoint.resume(
+        out_dir / checkpoint.FILE,
+        key,
+        model,
+        optimizer,
+        rt.device,
+        rt.main,
+        kept_with=(out_dir / CHECKPOINT_SNAPSHOTS,),
+    )
     train_model = torch.compile(model, mode=cfg.compile) if cfg.compile != "none" else model
     if rt.world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(train_model)
@@ -172,7 +183,7 @@ def pretrain(
     clock, timed_steps, window_loss = time.perf_counter(), 0, []
     wall_start, step = time.perf_counter(), start
     if start == 0 and rt.main:
-        shutil.rmtree(out_dir / PARTIAL_SNAPSHOTS, ignore_errors=True)  # left by a run that was not resumed
+        shutil.rmtree(out_dir / CHECKPOINT_SNAPSHOTS, ignore_errors=True)  # from before this run's first checkpoint
         save_snapshot(out_dir, model, 0)
     for step in range(start + 1, steps + 1):
         lr = warmup_cosine(step, cfg.lr, cfg.warmup_steps, steps)
@@ -193,6 +204,11 @@ def pretrain(
                     _, loss = train_model(x, y)
                 (loss / accum).backward()
             step_loss += loss.item() / accum
+        if rt.world > 1:  # the mean over processes, so that on a NaN all of them stop (or the rest would hang)
+            summed = torch.tensor([step_loss], device=rt.device)
+            dist.all_reduce(summed)
+            step_loss = summed.item() / rt.world
+        check_loss(step_loss, step, "pretrain", DIVERGED_ADVICE)
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or float("inf"))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -246,7 +262,18 @@ def pretrain(
 def save_snapshot(out_dir: Path, model: GPT, step: int) -> None:
     """The weights after `step` updates (0: the initialisation), for scoring pretraining as it goes."""
     snapshot = {"model_config": model.config.to_dict(), "model": model.state_dict(), "step": step}
-    atomic_save(snapshot, out_dir / PARTIAL_SNAPSHOTS / f"step{step:07d}.pt")
+    atomic_save(snapshot, out_dir / CHECKPOINT_SNAPSHOTS / f"step{step:07d}.pt")
+
+
+def publish_snapshots(out_dir: Path) -> None:
+    """SNAPSHOTS as hard links to the checkpoint's snapshots (no copy), swapped in whole."""
+    staging = out_dir / (SNAPSHOTS + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for snapshot in sorted((out_dir / CHECKPOINT_SNAPSHOTS).glob("step*.pt")):
+        os.link(snapshot, staging / snapshot.name)
+    shutil.rmtree(out_dir / SNAPSHOTS, ignore_errors=True)
+    staging.rename(out_dir / SNAPSHOTS)
 
 
 def finish(
@@ -260,9 +287,7 @@ def finish(
         "mlflow_run_id": run_id,
     }
     atomic_save(weights, out_dir / "model.pt")
-    shutil.rmtree(out_dir / SNAPSHOTS, ignore_errors=True)
-    (out_dir / PARTIAL_SNAPSHOTS).mkdir(exist_ok=True)  # absent only if resumed from a pre-.partial checkpoint
-    (out_dir / PARTIAL_SNAPSHOTS).rename(out_dir / SNAPSHOTS)
+    publish_snapshots(out_dir)
     last_val = next(row for row in reversed(history) if "val_loss" in row)
     speeds = [row["tokens_per_s"] for row in history if "tokens_per_s" in row]
     metrics = {

@@ -2,6 +2,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict
@@ -109,14 +110,43 @@ def test_resume_after_interruption_gives_the_same_weights(pattern_tokens, tmp_pa
         == snapshots("whole")
         == ["step0000000.pt", "step0000005.pt", "step0000010.pt", "step0000012.pt"]
     )
-    assert not (tmp_path / "split" / "snapshots.partial").exists()
 
 
-def test_a_checkpoint_from_other_settings_is_not_resumed(pattern_tokens, tmp_path):
-    pretrain(TINY, tiny_run(max_steps=8), pattern_tokens, tmp_path, stop_after=4)
-    result = pretrain(TINY, tiny_run(max_steps=8, lr=1e-3), pattern_tokens, tmp_path)
+def test_a_rerun_of_a_finished_pretraining_rebuilds_its_outputs(pattern_tokens, tmp_path):
+    """As `snakemake --forcerun pretrain` does: the declared outputs deleted, the checkpoint kept."""
+    cfg = tiny_run(max_steps=6, eval_interval=3, snapshot_interval=3)
+    pretrain(TINY, cfg, pattern_tokens, tmp_path)
+    first = {p.name: p.read_bytes() for p in (tmp_path / "snapshots").iterdir()}
+    metrics = (tmp_path / "metrics.json").read_text()
+    for output in ("model.pt", "metrics.json", "curves.csv"):
+        (tmp_path / output).unlink()
+    shutil.rmtree(tmp_path / "snapshots")
+    pretrain(TINY, cfg, pattern_tokens, tmp_path)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "snapshots").iterdir()} == first
+    assert sorted(first) == ["step0000000.pt", "step0000003.pt", "step0000006.pt"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["val_loss"] == json.loads(metrics)["val_loss"]
+    assert (tmp_path / "model.pt").exists()
+
+
+@pytest.mark.parametrize("change", [{"lr": 1e-3}, {"snapshot_interval": 2}])
+def test_a_checkpoint_from_other_settings_is_set_aside_with_its_snapshots(change, pattern_tokens, tmp_path):
+    before = {"max_steps": 8, "snapshot_interval": 4}
+    pretrain(TINY, tiny_run(**before), pattern_tokens, tmp_path, stop_after=4)
+    old_checkpoint = (tmp_path / checkpoint.FILE).read_bytes()
+    old_snapshots = sorted(p.name for p in (tmp_path / "checkpoint.snapshots").iterdir())
+    result = pretrain(TINY, tiny_run(**(before | change)), pattern_tokens, tmp_path)
     assert result["steps"] == 8
     assert len([line for line in (tmp_path / "curves.csv").read_text().splitlines()[1:] if line.split(",")[1]]) == 4
+    (aside,) = tmp_path.glob("set-aside-*")
+    assert (aside / checkpoint.FILE).read_bytes() == old_checkpoint
+    assert (
+        sorted(p.name for p in (aside / "checkpoint.snapshots").iterdir())
+        == old_snapshots
+        == [
+            "step0000000.pt",
+            "step0000004.pt",
+        ]
+    )
 
 
 def test_batch_must_split_into_micro_batches(pattern_tokens, tmp_path):
