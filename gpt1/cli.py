@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(args.log_file)
     try:
         run_stage(args) if args.command in STAGES else args.run(args)
-    except (ValueError, FileNotFoundError, DownloadError) as error:
+    except (ValueError, OSError, DownloadError) as error:  # bad input, a missing file, a full disk: one line
         log.error("%s", error)
         sys.exit(f"gpt1 {args.command}: {error}")
 

@@ -64,6 +64,8 @@ def first_error(values: dict, schema: dict, prefix: str = "") -> str | None:
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(values))
     if error is not None:
         where = prefix + ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        if "errorMessage" in error.schema:  # the schema's own words for a pattern
+            return f"{where}: {error.instance!r}: {error.schema['errorMessage']}"
         return f"{where}: {error.message}"
     for key, value in leaf_items(values, prefix):
         if isinstance(value, float) and not math.isfinite(value):

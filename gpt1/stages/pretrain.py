@@ -24,9 +24,9 @@ def run(args: argparse.Namespace) -> None:
     from gpt1 import tracking
     from gpt1.training.pretrain import pretrain
 
+    cfg = config_from_args(PretrainConfig, args)
     vocab_size = json.loads((args.tokens_dir / "meta.json").read_text())["vocab_size"]
     model_cfg = config_from_args(GPTConfig, args, vocab_size=vocab_size)
-    cfg = config_from_args(PretrainConfig, args)
     params = mlflow_params(args) | {"vocab_size": vocab_size, "world_size": int(os.environ.get("WORLD_SIZE", 1))}
     if int(os.environ.get("RANK", 0)) != 0:  # one MLflow run, the main process's
         os.environ["GPT1_TRACKING"] = "0"

@@ -54,6 +54,8 @@ def _parse_label(raw: str, fmt: Format, labels: tuple[str, ...] | None) -> int |
             raise _RowError(f"score {raw!r} is not a number") from None
         if not math.isfinite(score):
             raise _RowError(f"score {raw!r} is not a finite number")
+        if fmt.score_range and not fmt.score_range[0] <= score <= fmt.score_range[1]:
+            raise _RowError(f"score {raw!r} is outside {fmt.score_range[0]:g}-{fmt.score_range[1]:g}")
         return score
     assert labels is not None, "a classification format needs label names"
     if fmt.label_type == "index":
@@ -258,7 +260,7 @@ def read_split(task_id: str, split: str, data_dir: Path) -> list[Example]:
     A split of several parts (MNLI dev: matched then mismatched; RACE: middle then high) is their
     concatenation, each Example's `subset` naming its part. Raises ValueError for an unknown task or a
     split without labels (GLUE test), TaskDataMissing when a file is not there, ValueError for a
-    malformed row.
+    malformed row or a split without examples.
     """
     task = get_task(task_id)
     spec = task.split(split)
@@ -269,6 +271,11 @@ def read_split(task_id: str, split: str, data_dir: Path) -> list[Example]:
     examples: list[Example] = []
     for part in spec.parts:
         examples.extend(read_part(folder / part.path, task, part.subset))
+    if not examples:
+        raise ValueError(
+            f"{', '.join(str(folder / part.path) for part in spec.parts)}: no {task.name} {split} examples "
+            "(an empty file, or a header only); restore the file from the task's archive"
+        )
     if spec.resplit is not None:
         examples = resplit(examples, spec.resplit)
     log.debug("%s %s: %d examples from %s", task.id, split, len(examples), folder)

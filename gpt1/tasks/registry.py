@@ -190,7 +190,7 @@ TASKS: dict[str, Task] = {
             ("pearson", "spearman"),
             4,
             folder="glue/STS-B",
-            format=_tsv("sentence1", "sentence2", "score", "score"),
+            format=_tsv("sentence1", "sentence2", "score", "score", score_range=(0.0, 5.0)),
             splits=_glue_splits(),
             access="archive",
             sources=_glue_source("stsb"),

@@ -58,7 +58,8 @@ class Format:
     For "tsv" and "jsonl", `text`, `text_b` and `label` name the columns (keys): header names, or 0-based
     column indices when the file has no header (`header=False`, with exactly `n_columns` fields a row).
     `label_type`: "index" (the file holds 0, 1, ... into Task.labels), "name" (it holds the label's name)
-    or "score" (a float). Rows whose label is in `drop_labels` are skipped (SNLI's "-": no gold label).
+    or "score" (a float, within `score_range` when given). Rows whose label is in `drop_labels` are skipped
+    (SNLI's "-": no gold label).
     """
 
     reader: Literal["tsv", "jsonl", "race", "story_cloze"]
@@ -69,6 +70,7 @@ class Format:
     header: bool = True
     n_columns: int = 0
     drop_labels: tuple[str, ...] = ()
+    score_range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

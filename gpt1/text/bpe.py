@@ -44,26 +44,33 @@ def train_bpe(
     model_file.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=model_file.parent) as tmp:
         prefix = Path(tmp) / "bpe"
-        spm.SentencePieceTrainer.train(
-            input=str(text_file),
-            model_prefix=str(prefix),
-            model_type="bpe",
-            vocab_size=vocab_size,
-            character_coverage=1.0,
-            byte_fallback=True,
-            normalization_rule_name="identity",
-            remove_extra_whitespaces=False,
-            unk_id=0,
-            bos_id=-1,
-            eos_id=-1,
-            pad_id=-1,
-            control_symbols=list(TASK_TOKENS),
-            input_sentence_size=max_sentences,
-            shuffle_input_sentence=True,
-            max_sentence_length=MAX_SENTENCE_BYTES,
-            num_threads=os.cpu_count() or 1,
-            minloglevel=2,
-        )
+        try:
+            spm.SentencePieceTrainer.train(
+                input=str(text_file),
+                model_prefix=str(prefix),
+                model_type="bpe",
+                vocab_size=vocab_size,
+                character_coverage=1.0,
+                byte_fallback=True,
+                normalization_rule_name="identity",
+                remove_extra_whitespaces=False,
+                unk_id=0,
+                bos_id=-1,
+                eos_id=-1,
+                pad_id=-1,
+                control_symbols=list(TASK_TOKENS),
+                input_sentence_size=max_sentences,
+                shuffle_input_sentence=True,
+                max_sentence_length=MAX_SENTENCE_BYTES,
+                num_threads=os.cpu_count() or 1,
+                minloglevel=2,
+            )
+        except RuntimeError as error:  # "INTERNAL: src/trainer_interface.cc(744) [...] Vocabulary size too high"
+            why = str(error).split("] ", 1)[-1].strip() or str(error)
+            raise ValueError(
+                f"bpe.vocab_size {vocab_size}: sentencepiece cannot train on {text_file}: {why} "
+                "(lower bpe.vocab_size, or give it more text)"
+            ) from None
         atomic_write_json(form_file(model_file), {"text_form": text_form})
         os.replace(prefix.with_suffix(".model"), model_file)
     log.info("trained a %d-piece BPE model on %s -> %s", vocab_size, text_file, model_file)

@@ -1,0 +1,256 @@
+"""Bad input, as a hostile or careless user gives it: each ends in a one-line error naming the key, file or
+update (or a clearly reported "not run"), before any work, and nothing that existed before is lost."""
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import BIN, FIXTURES, ROOT, project_copy, snakemake_jobs
+from gpt1 import cli
+from gpt1.config import FinetuneConfig, GPTConfig, PretrainConfig
+from gpt1.params import ParamsError, cli_flags, load, profile_label
+from gpt1.stages.finetune import NotRun, task_data
+from gpt1.tasks.readers import read_split
+from gpt1.training import checkpoint
+from gpt1.training.diverged import Diverged
+from gpt1.training.pretrain import pretrain
+
+SMOKE = load(profile="smoke")
+
+
+def stage_argv(command: str, tmp_path, tokens_dir=None, **changes) -> list[str]:
+    """`gpt1 <command>` with the smoke profile's flags, `changes` over them, and paths under tmp_path."""
+    out = tmp_path / "out"
+    paths = {
+        "download-corpus": ["--out-dir", out],
+        "train-bpe": ["--text", tmp_path / "train.txt", "--manifest", tmp_path / "manifest.json", "--model", out],
+        "pretrain": ["--tokens-dir", tokens_dir or tmp_path / "tokens", "--out-dir", out],
+        "finetune": [
+            *("--task", "sst2", "--seed", "42", "--variant", "full", "--task-dir", tmp_path / "task"),
+            *("--checkpoint", tmp_path / "model.pt", "--tokenizer", tmp_path / "bpe.model", "--out", out),
+            *("--curves", tmp_path / "curves.csv", "--work-dir", tmp_path / "work"),
+        ],
+        "zero-shot": [
+            *("--task", "sst2", "--task-dir", tmp_path / "task", "--snapshots", tmp_path / "snapshots"),
+            *("--tokenizer", tmp_path / "bpe.model", "--out", out),
+        ],
+    }[command]
+    groups = {
+        "download-corpus": ["corpus"],
+        "train-bpe": ["bpe"],
+        "pretrain": ["model", "pretrain"],
+        "finetune": ["finetune"],
+        "zero-shot": ["zero_shot"],
+    }[command]
+    flags = []
+    for group in groups:
+        values = SMOKE[group] | {k: v for k, v in changes.items() if k in SMOKE[group]}
+        flags += shlex.split(cli_flags(values))
+    return [command, *map(str, paths), *flags]
+
+
+def one_line_error(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    message = str(exit_.value.code)
+    assert "\n" not in message and "Traceback" not in capsys.readouterr().err
+    return message
+
+
+BAD_VALUES = [
+    ("pretrain", {"lr": float("inf")}, "pretrain.lr: inf is not a finite number"),
+    ("pretrain", {"lr": float("nan")}, "pretrain.lr: nan is not a finite number"),
+    ("pretrain", {"max_steps": -5}, "pretrain.max_steps: -5 is less than the minimum of 0"),
+    ("pretrain", {"eval_interval": 0}, "pretrain.eval_interval: 0 is less than the minimum of 1"),
+    ("pretrain", {"batch_size": 0}, "pretrain.batch_size: 0 is less than the minimum of 1"),
+    ("pretrain", {"micro_batch_size": 3}, "pretrain.batch_size (8) must split evenly"),
+    ("pretrain", {"device": "tpu"}, "pretrain.device: 'tpu' does not match"),
+    ("pretrain", {"n_head": 3}, "model.n_embd (32) must be divisible by model.n_head (3)"),
+    ("pretrain", {"dropout": 1.5}, "model.dropout: 1.5 is greater than the maximum of 1"),
+    ("finetune", {"epochs": 0}, "finetune.epochs: 0 is less than the minimum of 1"),
+    ("finetune", {"batch_size": 0}, "finetune.batch_size: 0 is less than the minimum of 1"),
+    ("finetune", {"lr": float("inf")}, "finetune.lr: inf is not a finite number"),
+    ("finetune", {"device": "tpu"}, "finetune.device: 'tpu' does not match"),
+    ("download-corpus", {"source": "books$(touch MARKER)"}, "corpus.source: 'books$(touch MARKER)': a name or"),
+    ("download-corpus", {"val_fraction": 1.0}, "corpus.val_fraction: 1.0 is greater than or equal to the maximum"),
+    ("train-bpe", {"max_sentences": 5}, "bpe.max_sentences: 5 is less than the minimum of 101"),
+    ("train-bpe", {"vocab_size": 70000}, "bpe.vocab_size: 70000 is greater than the maximum of 65535"),
+    ("zero-shot", {"max_examples": -1}, "zero_shot.max_examples: -1 is less than the minimum of 0"),
+]
+
+
+@pytest.mark.parametrize(("command", "changes", "expected"), BAD_VALUES, ids=[str(c) for _, c, _ in BAD_VALUES])
+def test_a_bad_flag_is_refused_naming_its_key_before_any_work(
+    command, changes, expected, pattern_tokens, tmp_path, capsys
+):
+    argv = stage_argv(command, tmp_path, pattern_tokens, **changes)
+    message = one_line_error(argv, capsys)
+    assert message.startswith(f"gpt1 {command}: ") and expected in message
+    assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
+    assert not list(tmp_path.rglob("MARKER")) and not (ROOT / "MARKER").exists()
+
+
+@pytest.mark.parametrize(
+    ("group", "changes", "expected"),
+    [
+        ("pretrain", {"lr": float("inf")}, "pretrain.lr: inf is not a finite number"),
+        ("pretrain", {"micro_batch_size": 3}, "pretrain.batch_size (8) must split evenly"),
+        ("finetune", {"epochs": 0}, "finetune.epochs: 0 is less than the minimum of 1"),
+        ("corpus", {"source": "books$(touch MARKER)"}, "corpus.source: 'books$(touch MARKER)': a name or"),
+    ],
+)
+def test_snakemake_refuses_the_same_values_before_any_job(group, changes, expected, tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump({"profile": "smoke", group: changes}))
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--quiet", "--configfile", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode != 0 and expected in done.stderr + done.stdout
+    assert not (ROOT / "MARKER").exists()
+
+
+def test_nested_config_numbers_are_read_as_numbers():
+    """`--config 'pretrain={lr: 0.0001, max_steps: 7}'`: Snakemake hands over strings; they run as numbers."""
+    jobs = snakemake_jobs("--config", "profile=smoke", "pretrain={lr: 1e-4, max_steps: 7}", "runs={seeds: [5]}")
+    assert " --lr 0.0001 " in jobs["pretrain"]["cmd"] and " --max_steps 7 " in jobs["pretrain"]["cmd"]
+    assert {name for name in jobs if name.startswith("finetune@sst2")} == {"finetune@sst2-5"}
+
+
+def test_dvc_refuses_a_profile_params_yaml_does_not_have(tmp_path, monkeypatch, capsys):
+    """`dvc exp run -S profile=papr` would run the sample's values under that name: the stage refuses it."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text()) | {"profile": "papr"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.delenv("GPT1_PROFILE", raising=False)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    with pytest.raises(
+        ParamsError, match=r"params.yaml: profile: unknown profile 'papr'; choose one of sample, .*paper"
+    ):
+        profile_label()
+    message = one_line_error(stage_argv("download-corpus", tmp_path), capsys)
+    assert "unknown profile 'papr'" in message
+
+
+def test_injection_through_both_orchestrators_never_runs(tmp_path):
+    """A parameter string with a command substitution, through Snakemake and `dvc repro`: refused by the
+    schema (Snakemake) or by the stage's own check of its flags (DVC, which quotes it); the marker never
+    appears. And a string that reached a shell would arrive quoted: both renderings of a group are inert."""
+    project = project_copy(tmp_path)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["corpus"]["source"] = "tests/fixtures/books$(touch MARKER)"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env_run = {
+        "capture_output": True,
+        "text": True,
+        "cwd": project,
+        "env": os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}"},
+    }
+    snakemake = subprocess.run([f"{BIN}/snakemake", "--cores", "1", "results/corpus/manifest.json"], **env_run)
+    dvc = subprocess.run([f"{BIN}/dvc", "repro", "download_corpus"], **env_run)
+    assert snakemake.returncode != 0 and "corpus.source" in snakemake.stderr + snakemake.stdout
+    assert dvc.returncode != 0, dvc.stdout + dvc.stderr
+    assert "corpus.source" in (project / "results" / "logs" / "download_corpus.log").read_text()
+    assert not list(project.rglob("MARKER"))
+
+    from dvc.parsing.interpolate import to_str
+
+    for rendered in (cli_flags({"source": "$(touch MARKER)"}), to_str({"source": "`touch MARKER`"})):
+        subprocess.run(f"printf '%s' {rendered}", shell=True, cwd=tmp_path, check=True)
+    assert not list(tmp_path.rglob("MARKER"))
+
+
+def test_a_nan_loss_stops_pretraining_naming_the_update_and_writes_nothing(pattern_tokens, tmp_path):
+    model = GPTConfig(vocab_size=64, n_ctx=16, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
+    cfg = PretrainConfig(
+        batch_size=8,
+        micro_batch_size=8,
+        lr=1e9,
+        warmup_steps=0,
+        max_steps=20,
+        eval_interval=5,
+        eval_batches=1,
+        grad_clip=0.0,
+        device="cpu",
+    )
+    with pytest.raises(Diverged, match=r"pretrain: the training loss is (nan|inf) at update \d+: lower pretrain.lr"):
+        pretrain(model, cfg, pattern_tokens, tmp_path)
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "metrics.json").exists()
+
+
+def write_sst2(task_dir, dev_rows: list[str]) -> None:
+    folder = task_dir / "glue" / "SST-2"
+    folder.mkdir(parents=True)
+    (folder / "train.tsv").write_text("sentence\tlabel\n" + "a fine film .\t1\n" * 120)
+    (folder / "dev.tsv").write_text("sentence\tlabel\n" + "".join(dev_rows))
+
+
+def test_an_empty_evaluation_split_is_named_before_training(tmp_path):
+    write_sst2(tmp_path, [])
+    status = {"status": "ok", "splits": ["train", "dev"]}
+    with pytest.raises(ValueError, match=r"glue/SST-2/dev.tsv: no SST-2 dev examples"):
+        task_data("sst2", tmp_path, status, FinetuneConfig())
+
+
+def test_an_sts_b_score_outside_0_to_5_is_named_with_its_line(tmp_path):
+    folder = tmp_path / "glue" / "STS-B"
+    folder.mkdir(parents=True)
+    header = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+    (folder / "dev.tsv").write_text(
+        header + "0\tg\tf\ty\t0\ts\ts\tA man.\tA man.\t5.000\n1\tg\tf\ty\t1\ts\ts\tA.\tB.\t7.5\n"
+    )
+    with pytest.raises(ValueError, match=r"STS-B/dev.tsv, line 3: score '7.5' is outside 0-5"):
+        read_split("stsb", "dev", tmp_path)
+
+
+def test_a_missing_story_cloze_test_set_is_not_run_never_dev_instead(tmp_path):
+    source = FIXTURES / "smoke_tasks" / "story_cloze"
+    (tmp_path / "story_cloze").mkdir()
+    for path in source.glob("*val*"):
+        (tmp_path / "story_cloze" / path.name).write_bytes(path.read_bytes())
+    status = {"status": "ok", "splits": ["train", "dev"]}
+    with pytest.raises(NotRun, match="no labelled test split .*the split the paper reports"):
+        task_data("story_cloze", tmp_path, status, FinetuneConfig(min_train_examples=1))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_a_damaged_checkpoint_is_a_one_line_error_and_is_kept(damage, pattern_tokens, tmp_path):
+    model = GPTConfig(vocab_size=64, n_ctx=16, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
+    cfg = PretrainConfig(batch_size=8, micro_batch_size=8, max_steps=8, eval_interval=4, eval_batches=1, device="cpu")
+    pretrain(model, cfg, pattern_tokens, tmp_path, stop_after=4)
+    path = tmp_path / checkpoint.FILE
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"not a checkpoint" * 10)
+    damaged = path.read_bytes()
+    with pytest.raises(ValueError, match=rf"{path}: cannot be loaded \(.*\); it is truncated, corrupt") as error:
+        pretrain(model, cfg, pattern_tokens, tmp_path)
+    assert "\n" not in str(error.value) and path.read_bytes() == damaged
+
+
+def test_a_bpe_vocabulary_larger_than_the_text_allows_is_one_line(tmp_path, capsys):
+    text = tmp_path / "train.txt"
+    text.write_text("a small corpus of a few words, said the reader.\n" * 50)
+    (tmp_path / "manifest.json").write_text(json.dumps({"text_form": "raw"}))
+    message = one_line_error(stage_argv("train-bpe", tmp_path, vocab_size=5000), capsys)
+    assert "bpe.vocab_size 5000: sentencepiece cannot train on" in message and "Vocabulary size too high" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
+    """Fine-tuning a task without data writes its "not run" record; the disk is full."""
+    (tmp_path / "task").mkdir()
+    (tmp_path / "task" / "status.json").write_text(json.dumps({"status": "missing", "reason": "no files"}))
+
+    def full_disk(path, data):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr("pathlib.Path.write_bytes", full_disk)
+    message = one_line_error(stage_argv("finetune", tmp_path), capsys)
+    assert message.startswith("gpt1 finetune: [Errno 28] No space left on device") and "curves.csv" in message
+    assert not (tmp_path / "out").exists()
