@@ -6,7 +6,7 @@ store is `sqlite:///mlflow.db` in the working directory unless MLFLOW_TRACKING_U
 Snakemake runs several stages at once: calls to a SQLite store take a file lock beside the database
 (MLflow's first call migrates the schema, which two processes must not do together) and retry while
 the database is busy. A call that still fails is logged as a warning and tracking switches off for the
-rest of the run.
+rest of the run. A tracking server that cannot be reached is given up on in seconds, with one warning.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import random
+import socket
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -26,6 +28,13 @@ log = logging.getLogger(__name__)
 EXPERIMENT = "gpt1"
 DEFAULT_URI = "sqlite:///mlflow.db"
 RETRY_SECONDS = 60.0
+SERVER_WAIT_S = 5.0  # what an unreachable tracking server costs a stage, instead of MLflow's minutes of retries
+# MLflow's HTTP retries, unless the user set them: a few seconds, not its default of minutes
+HTTP_SETTINGS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 
 
 def tracking_uri() -> str:
@@ -40,6 +49,19 @@ def store_lock(uri: str):
 
     db = Path(uri.removeprefix("sqlite:///"))
     return FileLock(db.with_name(db.name + ".lock"), timeout=RETRY_SECONDS) if db.parent.is_dir() else nullcontext()
+
+
+def unreachable(uri: str) -> str | None:
+    """Why a tracking server cannot be reached within SERVER_WAIT_S, or None (also for a local store)."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=SERVER_WAIT_S).close()
+    except OSError as error:
+        return str(error) or type(error).__name__
+    return None
 
 
 def git_commit() -> str:
@@ -58,6 +80,14 @@ class StageRun:
         self.enabled = os.environ.get("GPT1_TRACKING", "1") != "0"
         self.run_id: str | None = None
         self._client = None
+        if self.enabled and (why := unreachable(tracking_uri())):
+            log.warning(
+                "MLflow: the tracking server %s is unreachable (%s); tracking is off for this %s run",
+                tracking_uri(),
+                why,
+                stage,
+            )
+            self.enabled = False
         if self.enabled:
             from gpt1.params import profile_label
 
@@ -66,6 +96,8 @@ class StageRun:
 
     def _start(self, params: dict[str, Any], tags: dict[str, str]) -> None:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        for name, value in HTTP_SETTINGS.items():
+            os.environ.setdefault(name, value)
         from mlflow import MlflowClient
 
         self._client = MlflowClient(tracking_uri())

@@ -1,5 +1,6 @@
 import multiprocessing as mp
 import os
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +55,22 @@ def test_a_broken_store_never_stops_the_stage(tmp_path, monkeypatch, caplog):
     assert "tracking is off" in caplog.text
 
 
+def test_an_unreachable_tracking_server_costs_seconds_and_one_warning(monkeypatch, caplog):
+    """MLflow's own retries would take minutes per call; the stage gives up at once, warning once."""
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    with tracking.stage_run("finetune", {"lr": 0.001}) as run:
+        run.log_metrics({"train_loss": 1.0}, 1)
+        run.log_artifact(Path(__file__))
+    assert not run.enabled and run._client is None  # no MLflow call, so none of its minutes of retries
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and f"http://127.0.0.1:{port} is unreachable" in warnings[0].getMessage()
+
+
 def test_a_failing_stage_is_marked_failed(tmp_path):
     from mlflow import MlflowClient
 
@@ -71,6 +88,6 @@ def test_the_profile_tag_is_the_exported_label_or_dvcs_params_yaml(tmp_path, mon
     monkeypatch.setenv("GPT1_PROFILE", "mine")
     assert profile_label() == "mine"
     monkeypatch.delenv("GPT1_PROFILE")
-    (tmp_path / "params.yaml").write_text("profile: paper\n")
+    (tmp_path / "params.yaml").write_text("profile: paper\nprofiles: {paper: {}}\n")
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
     assert profile_label() == "paper"
