@@ -193,7 +193,7 @@ def write_sst2(task_dir, dev_rows: list[str]) -> None:
 
 def test_an_empty_evaluation_split_is_named_before_training(tmp_path):
     write_sst2(tmp_path, [])
-    status = {"status": "ok", "splits": ["train", "dev"]}
+    status = {"status": "ok", "splits": ["train", "dev"], "verified": True}
     with pytest.raises(ValueError, match=r"glue/SST-2/dev.tsv: no SST-2 dev examples"):
         task_data("sst2", tmp_path, status, FinetuneConfig())
 
@@ -214,7 +214,7 @@ def test_a_missing_story_cloze_test_set_is_not_run_never_dev_instead(tmp_path):
     (tmp_path / "story_cloze").mkdir()
     for path in source.glob("*val*"):
         (tmp_path / "story_cloze" / path.name).write_bytes(path.read_bytes())
-    status = {"status": "ok", "splits": ["train", "dev"]}
+    status = {"status": "ok", "splits": ["train", "dev"], "verified": True}
     with pytest.raises(NotRun, match="no labelled test split .*the split the paper reports"):
         task_data("story_cloze", tmp_path, status, FinetuneConfig(min_train_examples=1))
 

@@ -177,7 +177,8 @@ def footnotes(table: Table, measures: list[Measure]) -> list[str]:
 
 
 def notes(table: Table, measures: list[Measure], profile: str, records: dict[str, list[dict]]) -> list[str]:
-    """What every table states below it: profile, split, metric and seeds per column, GLUE definition."""
+    """What every table states below it: profile, split, metric and seeds per column, GLUE definition, and
+    which tasks' data no pinned hash checked."""
 
     def per_column(describe) -> str:
         return "; ".join(f"{c.name} {describe(c, m)}" for c, m in zip(table.columns, measures))
@@ -203,6 +204,12 @@ def notes(table: Table, measures: list[Measure], profile: str, records: dict[str
     for column, m in zip(table.columns, measures):
         if column.task is None:
             lines.append(GLUE_DEFINITION.format(n=m.n_columns, total=len(GLUE_COMPONENTS)) + ".")
+    unverified = dict.fromkeys(
+        c.task for c in table.columns if any(r.get("data_verified") is False for r in records.get(c.task or "", []))
+    )
+    if unverified:
+        checked = "copied from a mirror folder or a registered copy: no pinned sha256 checked them"
+        lines.append(f"Data {checked}: {', '.join(unverified)}.")
     return lines
 
 

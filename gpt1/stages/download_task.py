@@ -1,4 +1,5 @@
-"""Download (or copy from the mirror) one task's data; status.json says what is there."""
+"""Download (or copy from the mirror) one task's data; status.json says what is there, where it came from,
+whether a pinned sha256 checked it, and every file's sha256."""
 
 from __future__ import annotations
 
@@ -21,13 +22,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from gpt1 import tasks, tracking
     from gpt1.files import atomic_write_json
+    from gpt1.tasks.data import file_hashes, origin
 
     data_dir = args.out_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     with tracking.stage_run("download_task", mlflow_params(args), tags={"task": args.task}) as run:
         try:
-            tasks.download_task(args.task, data_dir)
-            status = {"task": args.task, "status": "ok", "splits": tasks.available_splits(args.task, data_dir)}
+            folder = tasks.download_task(args.task, data_dir)
+            status = {
+                "task": args.task,
+                "status": "ok",
+                "splits": tasks.available_splits(args.task, data_dir),
+                **origin(args.task),
+                "sha256": file_hashes(folder),
+            }
+            if not status["verified"]:
+                log.warning("%s: %s copied from %s: no pinned sha256 checks them", args.task, folder, status["from"])
         except tasks.TaskDataMissing as missing:  # the other tasks carry on; fine-tuning reports "not run"
             log.warning("%s", missing)
             status = {"task": args.task, "status": "missing", "reason": str(missing), "splits": []}

@@ -90,6 +90,8 @@ class TaskData:
     """Every labelled evaluation split present, the reported one first."""
     available: int
     """Training examples before the seeded subset (finetune.max_train_examples)."""
+    verified: bool
+    """Whether a pinned sha256 checked the data (not for a mirror's copy: gpt1.tasks.data.origin)."""
 
 
 def task_data(task_id: str, data_dir: Path, status: dict, cfg: FinetuneConfig) -> TaskData:
@@ -114,7 +116,8 @@ def task_data(task_id: str, data_dir: Path, status: dict, cfg: FinetuneConfig) -
     available = len(train)
     if cfg.max_train_examples and available > cfg.max_train_examples:
         train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
-    return TaskData(train, {split: read_split(task_id, split, data_dir) for split in eval_splits}, available)
+    evals = {split: read_split(task_id, split, data_dir) for split in eval_splits}
+    return TaskData(train, evals, available, status["verified"])
 
 
 def fine_tune(
@@ -155,6 +158,7 @@ def fine_tune(
         "variant": cfg.variant,
         "checkpoint": str(checkpoint),
         "init": initialisation(result["source"]),
+        "data_verified": data.verified,
         "pretrain_run_id": result["pretrain_run_id"],
         "wall_s": round(result["wall_s"], 1),
         "curves": result["curves"],

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from gpt1.download import MIRROR_ENV, DownloadError, extract_tar, extract_zip, fetch
+from gpt1.download import MIRROR_ENV, DownloadError, extract_tar, extract_zip, fetch, sha256_file
 from gpt1.tasks.registry import get_task, where_to_get
 from gpt1.tasks.spec import STORY_CLOZE_ENV, Task, TaskDataMissing
 
@@ -149,13 +149,38 @@ def download_task(task_id: str, data_dir: Path) -> Path:
     data_dir = Path(data_dir)
     folder = data_dir / task.folder
     mirror = os.environ.get(MIRROR_ENV)
-    if task.access == "registration":
+    how = origin(task_id)["from"]
+    if how == "registered":
         return _copy_registered(task, folder, mirror)
-    if task.access == "files":
+    if how == "pinned files":
         return _fetch_files(task, folder)
-    if mirror:
+    if how == "mirror":
         return _copy_from_mirror(task, Path(mirror), folder)
     return _fetch_archive(task, data_dir, folder)
+
+
+def origin(task_id: str) -> dict:
+    """Where download_task takes the task's data from, and whether a pinned sha256 checks them: an official
+    archive or MRPC's files are checked (also from the mirror); a mirror's extracted folder or Story Cloze's
+    registered files are not."""
+    task = get_task(task_id)
+    if task.access == "registration":
+        return {"from": "registered", "verified": False}
+    if task.access == "files":
+        return {"from": "pinned files", "verified": True}
+    if os.environ.get(MIRROR_ENV):
+        return {"from": "mirror", "verified": False}
+    return {"from": "pinned archive", "verified": True}
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a task folder (its path inside the folder -> hash), for the status record: a
+    changed file changes the record, and so reruns what reads it."""
+    return {
+        str(path.relative_to(folder)): sha256_file(path)
+        for path in sorted(Path(folder).rglob("*"))
+        if path.is_file() and path.name != SOURCE_FILE
+    }
 
 
 def _fetch_archive(task: Task, data_dir: Path, folder: Path) -> Path:

@@ -100,7 +100,7 @@ def test_finetuning_refuses_a_tokenizer_the_checkpoint_has_no_embeddings_for(tmp
         pytest.skip(f"{RELEASED} is absent (the data mirror): the released tokenizer files come from there")
     cfg = GPTConfig(vocab_size=400, n_ctx=32, n_layer=1, n_head=2, n_embd=8, n_inner=16)
     torch.save({"model_config": cfg.to_dict(), "model": GPT(cfg).state_dict()}, tmp_path / "model.pt")
-    status = {"task": "sst2", "status": "ok", "splits": available_splits("sst2", SMOKE_TASKS)}
+    status = {"task": "sst2", "status": "ok", "splits": available_splits("sst2", SMOKE_TASKS), "verified": False}
     with pytest.raises(ValueError, match=r"the tokenizer has 40481 tokens, .*model.pt's model only 400"):
         run_task(
             "sst2",

@@ -1,0 +1,114 @@
+"""kill -9 of the whole Snakemake process group, in pretraining and in fine-tuning: no process survives, and the
+run resumed gives the same tables, metrics and snapshots, byte for byte, as a run never interrupted."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, FIXTURES, project_copy, run
+
+pytestmark = pytest.mark.slow
+
+SMOKE = ["--cores", "2", "--config", "profile=smoke"]
+VOLATILE = {"wall_s", "mlflow_run_id", "pretrain_run_id", "run_id", "checkpoint"}  # differ between any two runs
+
+
+def env() -> dict:
+    return os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}", "GPT1_DATA_MIRROR": str(FIXTURES / "smoke_tasks")}
+
+
+def processes_in(project: Path) -> list[str]:
+    """Command lines of the live processes working in `project`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and Path(os.readlink(proc / "cwd")).resolve() == project.resolve():
+                state = (proc / "status").read_text().split("State:")[1].split()[0]
+                if state != "Z":
+                    found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def kill_when(project: Path, appears: str) -> None:
+    """Start the smoke run in its own process group; kill -9 the group once `appears` exists; check that no
+    process of the run is left after a few seconds (the lifeline's interval is 1 s)."""
+    snakemake = subprocess.Popen(
+        ["snakemake", *SMOKE],
+        cwd=project,
+        env=env(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 600
+    while not list(project.glob(appears)):
+        assert snakemake.poll() is None, f"the run ended before {appears} appeared"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.killpg(snakemake.pid, signal.SIGKILL)
+    snakemake.wait()
+    deadline = time.monotonic() + 15
+    while processes_in(project) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not processes_in(project), processes_in(project)
+
+
+def resume(project: Path) -> None:
+    run(["snakemake", "--unlock", *SMOKE], project)
+    run(["snakemake", "--rerun-incomplete", *SMOKE], project)
+
+
+def stable(value):
+    """A metrics record without what differs between any two runs (times, run ids, absolute paths)."""
+    if isinstance(value, dict):
+        return {k: stable(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [stable(v) for v in value]
+    return value
+
+
+def outputs(project: Path) -> dict[str, object]:
+    results = project / "results"
+    found = {}
+    for path in sorted(results.rglob("*")):
+        name = str(path.relative_to(results))
+        if path.suffix == ".json":
+            found[name] = stable(json.loads(path.read_text()))
+        elif name.startswith(("tables/", "pretrain/snapshots/", "curves/")):  # model.pt holds its MLflow run id
+            found[name] = path.read_bytes()
+    return found
+
+
+def test_kill_9_anywhere_then_resume_gives_the_same_bytes(tmp_path):
+    whole = project_copy(tmp_path / "whole")
+    run(["snakemake", *SMOKE], whole)
+
+    killed = project_copy(tmp_path / "killed")
+    kill_when(
+        killed, "results/pretrain/checkpoint.pt"
+    )  # pretraining under torchrun, its worker in a session of its own
+    assert not (killed / "results" / "pretrain" / "model.pt").exists()
+    kill_when(killed, "results/metrics/full/*.json")  # fine-tuning, several jobs at once
+    resume(killed)
+
+    ours, theirs = outputs(killed), outputs(whole)
+    assert sorted(ours) == sorted(theirs)
+    assert [name for name in ours if ours[name] != theirs[name]] == []
+    assert any(name.startswith("pretrain/snapshots/step") for name in ours)
+
+
+def test_a_forced_rerun_of_pretraining_keeps_zero_shot_working(tmp_path):
+    project = project_copy(tmp_path)
+    run(["snakemake", "results/zero_shot/sst2.json", *SMOKE], project)
+    snapshots = {p.name: p.read_bytes() for p in (project / "results/pretrain/snapshots").iterdir()}
+    record = stable(json.loads((project / "results/zero_shot/sst2.json").read_text()))
+    run(["snakemake", "results/zero_shot/sst2.json", "--forcerun", "pretrain", *SMOKE], project)
+    assert {p.name: p.read_bytes() for p in (project / "results/pretrain/snapshots").iterdir()} == snapshots
+    assert stable(json.loads((project / "results/zero_shot/sst2.json").read_text())) == record
