@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BIN, project_copy
 from gpt1 import cli
 from gpt1.files import Busy, exclusive
 
@@ -89,3 +90,19 @@ def test_a_lock_is_released_when_its_holder_is_killed(tmp_path):
     holder.wait()
     with exclusive(tmp_path / "out"):
         pass
+
+
+def test_a_second_snakemake_run_in_the_same_project_is_refused_before_any_job(tmp_path):
+    """Snakemake's own lock lets two runs started at the same instant both in; the results lock does not."""
+    project = project_copy(tmp_path)
+    with exclusive(project / "results"):  # a first run, going
+        done = subprocess.run(
+            [f"{BIN}/snakemake", "results/corpus/manifest.json", "--cores", "1", "--config", "profile=smoke"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            env=os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}"},
+        )
+    assert done.returncode != 0
+    assert f"results: another run (process {os.getpid()}) is writing it" in done.stderr
+    assert not (project / "results" / "corpus").exists()

@@ -1,13 +1,24 @@
 # params.yaml with the selected profile applied, then everything set with --configfile or --config, and
 # validated: a bad key fails here, named.
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
+from gpt1.files import exclusive
 from gpt1.params import PROFILE_ENV, cli_flags, resolve, validate
 
 config.update(resolve(workflow.config_settings.overwrite_config))
 validate(config)
 os.environ[PROFILE_ENV] = config["profile"]  # a label for MLflow and the tables, not a parameter
+
+
+# One run at a time in results/: Snakemake's own lock lets two runs started at the same instant both in.
+# Taken when jobs are about to run (never for a dry run), held until this process ends, also by kill -9.
+RESULTS_LOCK = ExitStack()
+
+
+onstart:
+    RESULTS_LOCK.enter_context(exclusive(Path("results")))
 
 
 def code(*paths):
