@@ -8,10 +8,17 @@ import torch
 
 
 def resolve_device(name: str) -> torch.device:
-    """`auto`: CUDA when present, else the CPU."""
+    """`auto`: CUDA when present, else the CPU; a device this machine lacks is a one-line error."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: this torch ({torch.__version__}) sees no CUDA device; use auto or cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r}: there are {torch.cuda.device_count()} CUDA devices here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r}: MPS is not available here; use auto or cpu")
+    return device
 
 
 def mixed_precision(device: torch.device):

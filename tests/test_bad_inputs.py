@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 from conftest import BIN, FIXTURES, ROOT, project_copy, snakemake_jobs
@@ -254,3 +255,13 @@ def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
     message = one_line_error(stage_argv("finetune", tmp_path), capsys)
     assert message.startswith("gpt1 finetune: [Errno 28] No space left on device") and "curves.csv" in message
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+def test_a_device_this_machine_lacks_is_one_line(pattern_tokens, tmp_path, capsys):
+    message = one_line_error(stage_argv("pretrain", tmp_path, pattern_tokens, device="cuda:1"), capsys)
+    assert (
+        message
+        == f"gpt1 pretrain: device 'cuda:1': this torch ({torch.__version__}) sees no CUDA device; use auto or cpu"
+    )
+    assert not (tmp_path / "out" / "model.pt").exists()
