@@ -17,10 +17,15 @@ import time
 log = logging.getLogger(__name__)
 
 
+# Set for a stage its orchestrator started: Snakemake (our Snakefile exports the profile), DVC, torchrun.
+# A stage run by hand (`nohup gpt1 finetune ... &`, then logging out) is left alone.
+ORCHESTRATED_BY = ("GPT1_PROFILE", "DVC_ROOT", "TORCHELASTIC_RUN_ID")
+
+
 def watch_parent(interval_s: float = 1.0) -> None:
-    """Kill this process within `interval_s` of its parent's death (nothing to watch when started by init)."""
+    """Kill this process within `interval_s` of its parent's death, when an orchestrator started it."""
     parent = os.getppid()
-    if parent == 1:
+    if parent == 1 or not any(name in os.environ for name in ORCHESTRATED_BY):
         return
 
     def watch() -> None:

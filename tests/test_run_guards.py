@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, project_copy
-from gpt1 import cli
+from gpt1 import cli, lifeline
 from gpt1.files import Busy, exclusive
 
 
@@ -23,9 +23,12 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_a_stage_whose_orchestrator_is_killed_stops_too():
-    """As torchrun starts a worker: in a session of its own, so killing the parent's process group misses it."""
+@pytest.mark.parametrize("orchestrated", [True, False])
+def test_a_stage_whose_orchestrator_is_killed_stops_too(orchestrated):
+    """As torchrun starts a worker: in a session of its own, so killing the parent's process group misses it.
+    A stage started by hand (no orchestrator's variable set), e.g. under nohup, outlives its shell."""
     worker = "from gpt1.lifeline import watch_parent; watch_parent(0.1); import time; time.sleep(120)"
+    env = {k: v for k, v in os.environ.items() if k not in lifeline.ORCHESTRATED_BY}
     parent = subprocess.Popen(
         [
             sys.executable,
@@ -37,16 +40,19 @@ def test_a_stage_whose_orchestrator_is_killed_stops_too():
         ],
         stdout=subprocess.PIPE,
         text=True,
+        env=env | ({"TORCHELASTIC_RUN_ID": "test"} if orchestrated else {}),
     )
     worker_pid = int(parent.stdout.readline())
     time.sleep(2)  # the worker has started its watch
     assert alive(worker_pid)
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + (20 if orchestrated else 2)
     while alive(worker_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not alive(worker_pid)
+    assert alive(worker_pid) != orchestrated
+    if not orchestrated:
+        os.kill(worker_pid, signal.SIGKILL)
 
 
 def test_a_second_run_on_the_same_output_is_refused_naming_the_first(tmp_path, capsys):
