@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from gpt1 import tasks, tracking
     from gpt1.files import atomic_write_json
-    from gpt1.tasks.data import file_hashes, origin
+    from gpt1.tasks.data import file_hashes, origin, verify_copy
 
     data_dir = args.out_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -33,11 +33,12 @@ def run(args: argparse.Namespace) -> None:
                 "task": args.task,
                 "status": "ok",
                 "splits": tasks.available_splits(args.task, data_dir),
-                **origin(args.task),
+                "from": origin(args.task),
+                "verified": verify_copy(args.task, folder),
                 "sha256": file_hashes(folder),
             }
             if not status["verified"]:
-                log.warning("%s: %s copied from %s: no pinned sha256 checks them", args.task, folder, status["from"])
+                log.warning("%s: %s (a %s copy): no pinned sha256 vouches for it", args.task, folder, status["from"])
         except tasks.TaskDataMissing as missing:  # the other tasks carry on; fine-tuning reports "not run"
             log.warning("%s", missing)
             status = {"task": args.task, "status": "missing", "reason": str(missing), "splits": []}

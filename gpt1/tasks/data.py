@@ -7,9 +7,10 @@ or (Story Cloze, registration only) a directory the user names.
 - MRPC: GLUE does not host it; like GLUE's download_glue_data.py, the Microsoft files and GLUE's dev ids
   are fetched into the task folder and cut into train.tsv / dev.tsv / test.tsv (build_mrpc).
 - With GPT1_DATA_MIRROR set, the task folder is copied from the mirror's extracted layout instead
-  (`$GPT1_DATA_MIRROR/glue/CoLA/` -> `<data_dir>/glue/CoLA/`). No archive is involved, so nothing can be
-  checked against the pinned sha256s (MRPC's plain files excepted: they are verified). Whatever the
-  mirror's folder holds is copied; a file it lacks is simply missing (see available_splits).
+  (`$GPT1_DATA_MIRROR/glue/CoLA/` -> `<data_dir>/glue/CoLA/`). No archive is involved: the files with a
+  pinned sha256 of their own (gpt1.tasks.pinned; MRPC's plain files) are checked (verify_copy), the rest
+  are copied unverified. Whatever the mirror's folder holds is copied; a file it lacks is simply missing
+  (see available_splits). A mirror of other files (the tests' fixtures) says so with an UNOFFICIAL file.
 - Story Cloze: copied from $GPT1_STORY_CLOZE_DIR, else from `$GPT1_DATA_MIRROR/story_cloze/`, else
   TaskDataMissing says where to register.
 """
@@ -24,12 +25,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from gpt1.download import MIRROR_ENV, DownloadError, extract_tar, extract_zip, fetch, sha256_file
+from gpt1.tasks.pinned import PINNED_FILES
 from gpt1.tasks.registry import get_task, where_to_get
 from gpt1.tasks.spec import STORY_CLOZE_ENV, Task, TaskDataMissing
 
 log = logging.getLogger(__name__)
 
 DOWNLOADS = "downloads"  # archives, under data_dir
+UNOFFICIAL = "UNOFFICIAL"  # at a mirror's root: its files are not the official ones; copied unverified, unchecked
 SOURCE_FILE = ".source"  # in a task folder: the archive (URL and sha256) it was extracted from
 
 
@@ -149,7 +152,7 @@ def download_task(task_id: str, data_dir: Path) -> Path:
     data_dir = Path(data_dir)
     folder = data_dir / task.folder
     mirror = os.environ.get(MIRROR_ENV)
-    how = origin(task_id)["from"]
+    how = origin(task_id)
     if how == "registered":
         return _copy_registered(task, folder, mirror)
     if how == "pinned files":
@@ -159,18 +162,38 @@ def download_task(task_id: str, data_dir: Path) -> Path:
     return _fetch_archive(task, data_dir, folder)
 
 
-def origin(task_id: str) -> dict:
-    """Where download_task takes the task's data from, and whether a pinned sha256 checks them: an official
-    archive or MRPC's files are checked (also from the mirror); a mirror's extracted folder or Story Cloze's
-    registered files are not."""
+def origin(task_id: str) -> str:
+    """Where download_task takes the task's data from: "pinned archive" (an official archive, sha256-checked),
+    "pinned files" (MRPC's files, checked, also from the mirror), "mirror" (a mirror's extracted folder) or
+    "registered" (Story Cloze's CSVs, from the user or the mirror)."""
     task = get_task(task_id)
     if task.access == "registration":
-        return {"from": "registered", "verified": False}
+        return "registered"
     if task.access == "files":
-        return {"from": "pinned files", "verified": True}
-    if os.environ.get(MIRROR_ENV):
-        return {"from": "mirror", "verified": False}
-    return {"from": "pinned archive", "verified": True}
+        return "pinned files"
+    return "mirror" if os.environ.get(MIRROR_ENV) else "pinned archive"
+
+
+def verify_copy(task_id: str, folder: Path) -> bool:
+    """Whether a pinned sha256 vouches for every split file in `folder`. An archive's or MRPC's files were
+    checked as they were fetched. In a mirror's or registered copy, each file with a pin (gpt1.tasks.pinned)
+    is checked here, a changed one being an error; the copy counts as verified when every file has one."""
+    how = origin(task_id)
+    if how in ("pinned archive", "pinned files"):
+        return True
+    source = os.environ.get(STORY_CLOZE_ENV) if how == "registered" else None
+    source = source or os.environ.get(MIRROR_ENV)
+    if source and (Path(source) / UNOFFICIAL).exists():
+        return False  # a mirror of hand-written or modified files (the tests' fixtures) says so
+    task, pins = get_task(task_id), PINNED_FILES.get(task_id, {})
+    names = sorted({part.path for split in task.splits for part in split.parts if (folder / part.path).is_file()})
+    for name in names:
+        if name in pins and sha256_file(folder / name) != pins[name]:
+            raise DownloadError(
+                f"{folder / name}: not the official file (its sha256 differs from the pinned {pins[name][:16]}...): "
+                f"the {how} copy was changed; restore the file, or {where_to_get(task)}"
+            )
+    return bool(names) and all(name in pins for name in names)
 
 
 def file_hashes(folder: Path) -> dict[str, str]:

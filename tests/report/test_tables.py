@@ -158,6 +158,17 @@ def test_notes_name_the_released_weights_when_the_runs_started_from_them(tmp_pat
     assert json.loads((out / "tables.json").read_text())["init"] == ["openai-gpt"]
 
 
+def test_notes_name_the_tasks_whose_data_no_pinned_hash_checked(tmp_path):
+    records = {
+        "sst2": done("sst2", {"accuracy": 0.9}) | {"data_verified": False},
+        "cola": done("cola", {"mcc": 0.1}) | {"data_verified": True},
+    }
+    out = build(tmp_path, records)
+    unchecked = "- Data copied from a mirror folder or a registered copy: no pinned sha256 checked them: sst2."
+    assert unchecked in (out / "table4.md").read_text()
+    assert "no pinned sha256" not in (out / "table2.md").read_text()  # no SST-2 or CoLA column there
+
+
 def test_not_run_cells_and_footnotes(tmp_path):
     reason = "only 3 training examples in results/tasks/mnli/data (a format slice?)"
     not_run = {"task": "mnli", "status": "not run", "reason": reason, "profile": "sample", "seed": 42}

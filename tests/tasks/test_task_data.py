@@ -16,6 +16,7 @@ from conftest import SHARED_DATA
 from gpt1 import download
 from gpt1.download import DownloadError
 from gpt1.tasks import TASKS, Source, TaskDataMissing, available_splits, download_task, extract_zip, read_split
+from gpt1.tasks.data import origin, verify_copy
 from gpt1.tasks.registry import STORY_CLOZE_REGISTRATION, STORY_CLOZE_TEST, STORY_CLOZE_VAL
 from gpt1.tasks.spec import STORY_CLOZE_ENV
 
@@ -250,3 +251,36 @@ def test_real_mirror_mrpc_rebuilt_as_glue_does(monkeypatch, tmp_path):
     for name in ("train.tsv", "dev.tsv", "test.tsv"):
         assert filecmp.cmp(folder / name, SHARED_DATA / "glue" / "MRPC" / name, shallow=False), name
     assert len(read_split("mrpc", "train", tmp_path)) == 3668
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no real data at {SHARED_DATA}")
+def test_a_mirror_copy_is_checked_against_the_pinned_files(monkeypatch, tmp_path):
+    """The official SST-2 files pass; the same folder with every dev label flipped is refused, naming the file.
+    QNLI (its training file unpinned: the mirror holds a slice) is copied, unverified."""
+    mirror = tmp_path / "mirror"
+    for task in ("SST-2", "QNLI"):
+        (mirror / "glue" / task).mkdir(parents=True)
+        for name in ("train.tsv", "dev.tsv"):
+            (mirror / "glue" / task / name).write_bytes((SHARED_DATA / "glue" / task / name).read_bytes())
+    monkeypatch.setenv(download.MIRROR_ENV, str(mirror))
+    assert origin("sst2") == "mirror"
+    assert verify_copy("sst2", download_task("sst2", tmp_path / "a")) is True
+    assert verify_copy("qnli", download_task("qnli", tmp_path / "a")) is False
+
+    dev = mirror / "glue" / "SST-2" / "dev.tsv"
+    header, *rows = dev.read_text().splitlines(keepends=True)
+    dev.write_text(header + "".join(row[:-2] + str(1 - int(row[-2])) + "\n" for row in rows))
+    folder = download_task("sst2", tmp_path / "b")
+    with pytest.raises(DownloadError, match=r"glue/SST-2/dev.tsv: not the official file .*the mirror copy was changed"):
+        verify_copy("sst2", folder)
+
+
+def test_a_mirror_that_says_it_is_unofficial_is_copied_unverified(monkeypatch, tmp_path):
+    monkeypatch.setenv(download.MIRROR_ENV, str(FIXTURES))
+    assert (FIXTURES / "UNOFFICIAL").is_file()
+    assert verify_copy("cola", download_task("cola", tmp_path)) is False
+
+
+def test_where_each_task_comes_from():
+    assert origin("cola") == "pinned archive" and origin("mrpc") == "pinned files"
+    assert origin("story_cloze") == "registered"
