@@ -1,5 +1,6 @@
-"""kill -9 of the whole Snakemake process group, in pretraining and in fine-tuning: no process survives, and the
-run resumed gives the same tables, metrics and snapshots, byte for byte, as a run never interrupted."""
+"""kill -9 of the whole Snakemake process group, in pretraining and in fine-tuning, and of DVC's in pretraining: no
+process survives, and the run resumed gives the same tables, metrics and snapshots, byte for byte, as a run never
+interrupted."""
 
 import json
 import os
@@ -9,8 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import BIN, FIXTURES, project_copy, run
+from gpt1.params import apply_profile
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +40,15 @@ def processes_in(project: Path) -> list[str]:
     return found
 
 
-def kill_when(project: Path, appears: str) -> None:
-    """Start (or resume) the smoke run in its own process group; kill -9 the group once `appears` exists; check
-    that no process of the run is left after a few seconds (the lifeline's interval is 1 s)."""
-    run(["snakemake", "--unlock", *SMOKE], project)  # the lock a killed run left
+def kill_when(project: Path, appears: str, command: list[str] | None = None) -> None:
+    """Start (or resume) the smoke run (Snakemake, or `command`) in its own process group; kill -9 the group
+    once `appears` exists; check that no process of the run is left after a few seconds (the lifeline's
+    interval is 1 s)."""
+    if command is None:
+        run(["snakemake", "--unlock", *SMOKE], project)  # the lock a killed run left
+        command = ["snakemake", "--rerun-incomplete", *SMOKE]
     snakemake = subprocess.Popen(
-        ["snakemake", "--rerun-incomplete", *SMOKE],
+        command,
         cwd=project,
         env=env(),
         start_new_session=True,
@@ -88,11 +94,16 @@ def outputs(project: Path) -> dict[str, object]:
     return found
 
 
-def test_kill_9_anywhere_then_resume_gives_the_same_bytes(tmp_path):
-    whole = project_copy(tmp_path / "whole")
-    run(["snakemake", *SMOKE], whole)
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory) -> Path:
+    """The smoke run, never interrupted."""
+    project = project_copy(tmp_path_factory.mktemp("whole"))
+    run(["snakemake", *SMOKE], project)
+    return project
 
-    killed = project_copy(tmp_path / "killed")
+
+def test_kill_9_anywhere_then_resume_gives_the_same_bytes(whole, tmp_path):
+    killed = project_copy(tmp_path)
     # in pretraining (under torchrun, its worker in a session of its own), then in fine-tuning (two jobs at once)
     kill_when(killed, "results/pretrain/checkpoint.pt")
     assert not (killed / "results" / "pretrain" / "model.pt").exists()
@@ -113,3 +124,16 @@ def test_a_forced_rerun_of_pretraining_keeps_zero_shot_working(tmp_path):
     run(["snakemake", "results/zero_shot/sst2.json", "--forcerun", "pretrain", *SMOKE], project)
     assert {p.name: p.read_bytes() for p in (project / "results/pretrain/snapshots").iterdir()} == snapshots
     assert stable(json.loads((project / "results/zero_shot/sst2.json").read_text())) == record
+
+
+def test_dvc_killed_in_pretraining_leaves_nothing_running_and_resumes_to_the_same_snapshots(whole, tmp_path):
+    project = project_copy(tmp_path)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "params.yaml").write_text(yaml.safe_dump(apply_profile(params, "smoke"), sort_keys=False))
+    kill_when(project, "results/pretrain/checkpoint.pt", ["dvc", "repro", "pretrain"])
+    assert not (project / "results" / "pretrain" / "model.pt").exists()
+    run(["dvc", "repro", "pretrain"], project)
+    ours, theirs = outputs(project), outputs(whole)
+    pretraining = [name for name in theirs if name.startswith("pretrain/")]
+    assert any(name.startswith("pretrain/snapshots/step") for name in pretraining)
+    assert {name: ours.get(name) for name in pretraining} == {name: theirs[name] for name in pretraining}
