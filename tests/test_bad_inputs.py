@@ -14,7 +14,7 @@ import yaml
 from conftest import BIN, FIXTURES, ROOT, project_copy, snakemake_jobs
 from gpt1 import cli
 from gpt1.config import FinetuneConfig, GPTConfig, PretrainConfig
-from gpt1.params import ParamsError, cli_flags, load, profile_label
+from gpt1.params import SCHEMA_FILE, ParamsError, cli_flags, load, profile_label
 from gpt1.stages.finetune import NotRun, task_data
 from gpt1.tasks.readers import read_split
 from gpt1.training import checkpoint
@@ -94,6 +94,42 @@ def test_a_bad_flag_is_refused_naming_its_key_before_any_work(
     assert message.startswith(f"gpt1 {command}: ") and expected in message
     assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
     assert not list(tmp_path.rglob("MARKER")) and not (ROOT / "MARKER").exists()
+
+
+COMMANDS = {
+    "corpus": "download-corpus",
+    "bpe": "train-bpe",
+    "model": "pretrain",
+    "pretrain": "pretrain",
+    "finetune": "finetune",
+    "zero_shot": "zero-shot",
+}
+
+
+def out_of_schema() -> list[tuple[str, str, object]]:
+    """(group, key, value) for every number in a stage's group: not finite, and just outside each bound."""
+    schema = yaml.safe_load(SCHEMA_FILE.read_text())["properties"]
+    cases = []
+    for group in COMMANDS:
+        for key, rule in schema[group]["properties"].items():
+            if rule.get("type") not in ("number", "integer"):
+                continue
+            step = 1 if rule["type"] == "integer" else 0.5
+            bad = [float("inf"), float("nan")] if rule["type"] == "number" else []
+            bad += [rule[k] - step for k in ("minimum",) if k in rule] + [
+                rule[k] + step for k in ("maximum",) if k in rule
+            ]
+            bad += [rule[k] for k in ("exclusiveMinimum", "exclusiveMaximum") if k in rule]
+            cases += [(group, key, value) for value in bad]
+    return cases
+
+
+@pytest.mark.parametrize(("group", "key", "value"), out_of_schema())
+def test_every_number_outside_the_schema_is_refused_by_its_stage(group, key, value, pattern_tokens, tmp_path, capsys):
+    """What the schema says, each stage checks of its own flags (so DVC and `gpt1` by hand refuse it too)."""
+    message = one_line_error(stage_argv(COMMANDS[group], tmp_path, pattern_tokens, **{key: value}), capsys)
+    assert message.startswith(f"gpt1 {COMMANDS[group]}: {group}.{key}: ")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
