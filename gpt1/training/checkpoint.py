@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import torch
@@ -75,9 +76,13 @@ def resume(
 
 
 def set_aside(path: Path, key: str, kept_with: tuple[Path, ...]) -> Path:
+    """Move `path` and `kept_with` into set-aside-<key>/ beside it, replacing an older copy of the same run."""
     aside = path.parent / f"set-aside-{key}"
     aside.mkdir(exist_ok=True)
     for item in (path, *kept_with):
         if item.exists():
-            item.rename(aside / item.name)
+            older = aside / item.name
+            if older.is_dir():
+                shutil.rmtree(older)
+            item.replace(older)
     return aside

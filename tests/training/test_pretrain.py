@@ -133,20 +133,21 @@ def test_a_checkpoint_from_other_settings_is_set_aside_with_its_snapshots(change
     before = {"max_steps": 8, "snapshot_interval": 4}
     pretrain(TINY, tiny_run(**before), pattern_tokens, tmp_path, stop_after=4)
     old_checkpoint = (tmp_path / checkpoint.FILE).read_bytes()
+    old_weights = torch.load(tmp_path / checkpoint.FILE, weights_only=True)["model"]
     old_snapshots = sorted(p.name for p in (tmp_path / "checkpoint.snapshots").iterdir())
     result = pretrain(TINY, tiny_run(**(before | change)), pattern_tokens, tmp_path)
     assert result["steps"] == 8
     assert len([line for line in (tmp_path / "curves.csv").read_text().splitlines()[1:] if line.split(",")[1]]) == 4
     (aside,) = tmp_path.glob("set-aside-*")
     assert (aside / checkpoint.FILE).read_bytes() == old_checkpoint
-    assert (
-        sorted(p.name for p in (aside / "checkpoint.snapshots").iterdir())
-        == old_snapshots
-        == [
-            "step0000000.pt",
-            "step0000004.pt",
-        ]
-    )
+    assert sorted(p.name for p in (aside / "checkpoint.snapshots").iterdir()) == old_snapshots
+    assert old_snapshots == ["step0000000.pt", "step0000004.pt"]
+    # back to the first settings, then the second again: each set-aside folder holds its run's latest state
+    pretrain(TINY, tiny_run(**before), pattern_tokens, tmp_path, stop_after=4)
+    pretrain(TINY, tiny_run(**(before | change)), pattern_tokens, tmp_path, stop_after=2)
+    assert len(list(tmp_path.glob("set-aside-*"))) == 2
+    again = torch.load(aside / checkpoint.FILE, weights_only=True)  # the first settings' run, redone
+    assert again["done"] == 4 and all(torch.equal(again["model"][k], v) for k, v in old_weights.items())
 
 
 def test_batch_must_split_into_micro_batches(pattern_tokens, tmp_path):
