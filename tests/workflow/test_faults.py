@@ -85,7 +85,7 @@ def stable(value):
 def outputs(project: Path) -> dict[str, object]:
     results = project / "results"
     found = {}
-    for path in sorted(p for p in results.rglob("*") if p.is_file()):
+    for path in sorted(p for p in results.rglob("*") if p.is_file() and not p.name.startswith(".")):  # locks, markers
         name = str(path.relative_to(results))
         if path.suffix == ".json":
             found[name] = stable(json.loads(path.read_text()))
