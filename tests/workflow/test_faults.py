@@ -17,7 +17,9 @@ from gpt1.params import apply_profile
 
 pytestmark = pytest.mark.slow
 
-SMOKE = ["--cores", "2", "--config", "profile=smoke"]
+# The smoke profile with pretraining long enough (300 updates, a checkpoint every 50) to be killed in the middle
+LONGER_PRETRAINING = {"epochs": 10.0, "max_steps": 300, "eval_interval": 50, "snapshot_interval": 100}
+SMOKE = ["--cores", "2", "--config", "profile=smoke", f"pretrain={json.dumps(LONGER_PRETRAINING)}"]
 # what differs between any two runs: times, speeds, MLflow run ids, absolute paths
 VOLATILE = {"wall_s", "wall_s_this_run", "tokens_per_s", "mlflow_run_id", "pretrain_run_id", "run_id", "checkpoint"}
 
@@ -129,7 +131,9 @@ def test_a_forced_rerun_of_pretraining_keeps_zero_shot_working(tmp_path):
 def test_dvc_killed_in_pretraining_leaves_nothing_running_and_resumes_to_the_same_snapshots(whole, tmp_path):
     project = project_copy(tmp_path)
     params = yaml.safe_load((project / "params.yaml").read_text())
-    (project / "params.yaml").write_text(yaml.safe_dump(apply_profile(params, "smoke"), sort_keys=False))
+    smoke = apply_profile(params, "smoke")
+    smoke["pretrain"] |= LONGER_PRETRAINING
+    (project / "params.yaml").write_text(yaml.safe_dump(smoke, sort_keys=False))
     kill_when(project, "results/pretrain/checkpoint.pt", ["dvc", "repro", "pretrain"])
     assert not (project / "results" / "pretrain" / "model.pt").exists()
     run(["dvc", "repro", "pretrain"], project)
