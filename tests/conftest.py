@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gpt1.config import GPTConfig, PretrainConfig
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -36,6 +38,36 @@ def write_token_dir(directory: Path, train: np.ndarray, val: np.ndarray, vocab_s
     meta = {"dtype": "uint16", "vocab_size": vocab_size, "train_tokens": len(train), "val_tokens": len(val)}
     (directory / "meta.json").write_text(json.dumps(meta))
     return directory
+
+
+# The params.yaml groups each stage takes as flags
+STAGE_GROUPS = {
+    "download-corpus": ["corpus"],
+    "train-bpe": ["bpe"],
+    "pretrain": ["model", "pretrain"],
+    "finetune": ["finetune"],
+    "zero-shot": ["zero_shot"],
+}
+
+TINY = GPTConfig(vocab_size=64, n_ctx=16, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
+"""A model for pattern_tokens' vocabulary, trained in seconds."""
+
+
+def tiny_run(**overrides) -> PretrainConfig:
+    """Pretraining settings for TINY on the CPU; `overrides` over them."""
+    settings = {
+        "batch_size": 8,
+        "micro_batch_size": 4,
+        "lr": 3e-3,
+        "warmup_steps": 3,
+        "max_steps": 12,
+        "eval_interval": 4,
+        "eval_batches": 2,
+        "log_interval": 2,
+        "seed": 7,
+        "device": "cpu",
+    }
+    return PretrainConfig(**(settings | overrides))
 
 
 @pytest.fixture
@@ -98,10 +130,10 @@ def serve(file_server_url):
     return add
 
 
-def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
-    """A command of the project (gpt1, snakemake, dvc, git) in `cwd`, tracking into `cwd`'s own MLflow store,
-    with the smoke tasks' fixtures as the data mirror; fails the test, with its output, if it fails."""
-    env = os.environ | {
+def project_env(cwd) -> dict[str, str]:
+    """The environment of a command of the project (gpt1, snakemake, dvc, git) in `cwd`: the environment's
+    tools first on PATH, tracking into `cwd`'s own MLflow store, the smoke tasks' fixtures as the data mirror."""
+    return os.environ | {
         "PATH": f"{BIN}:{os.environ['PATH']}",
         "GIT_AUTHOR_NAME": "t",
         "GIT_AUTHOR_EMAIL": "t@t",
@@ -111,7 +143,11 @@ def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
         "GPT1_DATA_MIRROR": str(FIXTURES / "smoke_tasks"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{Path(cwd) / 'mlflow.db'}",
     }
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200, **kwargs)
+
+
+def run(args: list[str], cwd, **kwargs) -> subprocess.CompletedProcess:
+    """A command of the project in `cwd` (project_env); fails the test, with its output, if it fails."""
+    done = subprocess.run(args, cwd=cwd, env=project_env(cwd), capture_output=True, text=True, timeout=1200, **kwargs)
     assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return done
 

@@ -2,7 +2,6 @@
 update (or a clearly reported "not run"), before any work, and nothing that existed before is lost."""
 
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -11,9 +10,9 @@ import pytest
 import torch
 import yaml
 
-from conftest import BIN, FIXTURES, ROOT, project_copy, snakemake_jobs
+from conftest import BIN, FIXTURES, ROOT, STAGE_GROUPS, TINY, project_copy, project_env, snakemake_jobs, tiny_run
 from gpt1 import cli
-from gpt1.config import FinetuneConfig, GPTConfig, PretrainConfig
+from gpt1.config import FinetuneConfig
 from gpt1.params import SCHEMA_FILE, ParamsError, cli_flags, load, profile_label
 from gpt1.stages.finetune import NotRun, task_data
 from gpt1.tasks.readers import read_split
@@ -41,15 +40,8 @@ def stage_argv(command: str, tmp_path, tokens_dir=None, **changes) -> list[str]:
             *("--tokenizer", tmp_path / "bpe.model", "--out", out),
         ],
     }[command]
-    groups = {
-        "download-corpus": ["corpus"],
-        "train-bpe": ["bpe"],
-        "pretrain": ["model", "pretrain"],
-        "finetune": ["finetune"],
-        "zero-shot": ["zero_shot"],
-    }[command]
     flags = []
-    for group in groups:
+    for group in STAGE_GROUPS[command]:
         values = SMOKE[group] | {k: v for k, v in changes.items() if k in SMOKE[group]}
         flags += shlex.split(cli_flags(values))
     return [command, *map(str, paths), *flags]
@@ -96,14 +88,8 @@ def test_a_bad_flag_is_refused_naming_its_key_before_any_work(
     assert not list(tmp_path.rglob("MARKER")) and not (ROOT / "MARKER").exists()
 
 
-COMMANDS = {
-    "corpus": "download-corpus",
-    "bpe": "train-bpe",
-    "model": "pretrain",
-    "pretrain": "pretrain",
-    "finetune": "finetune",
-    "zero_shot": "zero-shot",
-}
+COMMANDS = {group: command for command, groups in STAGE_GROUPS.items() for group in groups}
+"""The stage that takes each group as flags."""
 
 
 def out_of_schema() -> list[tuple[str, str, object]]:
@@ -183,12 +169,7 @@ def test_injection_through_both_orchestrators_never_runs(tmp_path):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["corpus"]["source"] = "tests/fixtures/books$(touch MARKER)"
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env_run = {
-        "capture_output": True,
-        "text": True,
-        "cwd": project,
-        "env": os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}"},
-    }
+    env_run = {"capture_output": True, "text": True, "cwd": project, "env": project_env(project)}
     snakemake = subprocess.run([f"{BIN}/snakemake", "--cores", "1", "results/corpus/manifest.json"], **env_run)
     dvc = subprocess.run([f"{BIN}/dvc", "repro", "download_corpus"], **env_run)
     assert snakemake.returncode != 0 and "corpus.source" in snakemake.stderr + snakemake.stdout
@@ -204,20 +185,11 @@ def test_injection_through_both_orchestrators_never_runs(tmp_path):
 
 
 def test_a_nan_loss_stops_pretraining_naming_the_update_and_writes_nothing(pattern_tokens, tmp_path):
-    model = GPTConfig(vocab_size=64, n_ctx=16, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
-    cfg = PretrainConfig(
-        batch_size=8,
-        micro_batch_size=8,
-        lr=1e9,
-        warmup_steps=0,
-        max_steps=20,
-        eval_interval=5,
-        eval_batches=1,
-        grad_clip=0.0,
-        device="cpu",
+    cfg = tiny_run(
+        micro_batch_size=8, lr=1e9, warmup_steps=0, max_steps=20, eval_interval=5, eval_batches=1, grad_clip=0.0
     )
     with pytest.raises(Diverged, match=r"pretrain: the training loss is (nan|inf) at update \d+: lower pretrain.lr"):
-        pretrain(model, cfg, pattern_tokens, tmp_path)
+        pretrain(TINY, cfg, pattern_tokens, tmp_path)
     assert not (tmp_path / "model.pt").exists() and not (tmp_path / "metrics.json").exists()
 
 
@@ -258,15 +230,14 @@ def test_a_missing_story_cloze_test_set_is_not_run_never_dev_instead(tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
 def test_a_damaged_checkpoint_is_a_one_line_error_and_is_kept(damage, pattern_tokens, tmp_path):
-    model = GPTConfig(vocab_size=64, n_ctx=16, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
-    cfg = PretrainConfig(batch_size=8, micro_batch_size=8, max_steps=8, eval_interval=4, eval_batches=1, device="cpu")
-    pretrain(model, cfg, pattern_tokens, tmp_path, stop_after=4)
+    cfg = tiny_run(micro_batch_size=8, max_steps=8, eval_interval=4, eval_batches=1)
+    pretrain(TINY, cfg, pattern_tokens, tmp_path, stop_after=4)
     path = tmp_path / checkpoint.FILE
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"not a checkpoint" * 10)
     damaged = path.read_bytes()
     with pytest.raises(ValueError, match=rf"{path}: cannot be loaded \(.*\); it is truncated, corrupt") as error:
-        pretrain(model, cfg, pattern_tokens, tmp_path)
+        pretrain(TINY, cfg, pattern_tokens, tmp_path)
     assert "\n" not in str(error.value) and path.read_bytes() == damaged
 
 

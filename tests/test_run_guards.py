@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, project_copy
+from conftest import BIN, project_copy, project_env
 from gpt1 import cli, lifeline
 from gpt1.files import Busy, exclusive
 
@@ -107,7 +107,7 @@ def test_a_second_snakemake_run_in_the_same_project_is_refused_before_any_job(tm
             cwd=project,
             capture_output=True,
             text=True,
-            env=os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}"},
+            env=project_env(project),
         )
     assert done.returncode != 0
     assert f"results: another run (process {os.getpid()}) is writing it" in done.stderr

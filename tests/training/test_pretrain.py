@@ -11,29 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TINY, tiny_run
 from gpt1.config import GPTConfig, PretrainConfig
 from gpt1.params import cli_flags
 from gpt1.training import checkpoint
 from gpt1.training.pretrain import batch_offsets, pretrain, total_steps
 from gpt1.training.schedules import warmup_cosine
-
-TINY = GPTConfig(vocab_size=64, n_ctx=16, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
-
-
-def tiny_run(**overrides) -> PretrainConfig:
-    settings = {
-        "batch_size": 8,
-        "micro_batch_size": 4,
-        "lr": 3e-3,
-        "warmup_steps": 3,
-        "max_steps": 12,
-        "eval_interval": 4,
-        "eval_batches": 2,
-        "log_interval": 2,
-        "seed": 7,
-        "device": "cpu",
-    }
-    return PretrainConfig(**(settings | overrides))
 
 
 def test_learning_rate_follows_the_papers_schedule():

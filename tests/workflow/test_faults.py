@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, FIXTURES, project_copy, run
+from conftest import project_copy, project_env, run
 from gpt1.params import apply_profile
 
 pytestmark = pytest.mark.slow
@@ -22,10 +22,6 @@ LONGER_PRETRAINING = {"epochs": 10.0, "max_steps": 300, "eval_interval": 50, "sn
 SMOKE = ["--cores", "2", "--config", "profile=smoke", f"pretrain={json.dumps(LONGER_PRETRAINING)}"]
 # what differs between any two runs: times, speeds, MLflow run ids, absolute paths
 VOLATILE = {"wall_s", "wall_s_this_run", "tokens_per_s", "mlflow_run_id", "pretrain_run_id", "run_id", "checkpoint"}
-
-
-def env() -> dict:
-    return os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}", "GPT1_DATA_MIRROR": str(FIXTURES / "smoke_tasks")}
 
 
 def processes_in(project: Path) -> list[str]:
@@ -52,7 +48,7 @@ def kill_when(project: Path, appears: str, command: list[str] | None = None) -> 
     snakemake = subprocess.Popen(
         command,
         cwd=project,
-        env=env(),
+        env=project_env(project),
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

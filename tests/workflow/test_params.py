@@ -5,7 +5,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import snakemake_jobs
+from conftest import STAGE_GROUPS, snakemake_jobs
 from gpt1.config import PARAM_GROUPS
 from gpt1.params import (
     PARAMS_FILE,
@@ -152,14 +152,7 @@ def test_a_stage_missing_a_parameter_fails_naming_it(command, capsys):
     with pytest.raises(SystemExit):
         cli.main([command])
     error = capsys.readouterr().err
-    groups = {
-        "download-corpus": ["corpus"],
-        "train-bpe": ["bpe"],
-        "pretrain": ["model", "pretrain"],
-        "finetune": ["finetune"],
-        "zero-shot": ["zero_shot"],
-    }[command]
-    for group in groups:
+    for group in STAGE_GROUPS[command]:
         cls = PARAM_GROUPS[group]
         for field in dataclasses.fields(cls):
             if field.name not in getattr(cls, "NOT_PARAMS", ()):
