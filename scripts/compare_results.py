@@ -29,7 +29,7 @@ PATTERNS = (
     "metrics/**/*.json",
     "zero_shot/*.json",
     "pretrain/metrics.json",
-    "pretrain/curves.csv",
+    "pretrain/*_curve.csv",
     "summary.md",
 )
 

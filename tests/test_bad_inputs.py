@@ -29,7 +29,10 @@ def stage_argv(command: str, tmp_path, tokens_dir=None, **changes) -> list[str]:
     paths = {
         "download-corpus": ["--out-dir", out],
         "train-bpe": ["--text", tmp_path / "train.txt", "--manifest", tmp_path / "manifest.json", "--model", out],
-        "pretrain": ["--tokens-dir", tokens_dir or tmp_path / "tokens", "--out-dir", out],
+        "pretrain": [
+            *("--tokens-dir", tokens_dir or tmp_path / "tokens", "--out-dir", out),
+            *("--metrics", tmp_path / "flat.json"),
+        ],
         "finetune": [
             *("--task", "sst2", "--seed", "42", "--variant", "full", "--task-dir", tmp_path / "task"),
             *("--checkpoint", tmp_path / "model.pt", "--tokenizer", tmp_path / "bpe.model", "--out", out),

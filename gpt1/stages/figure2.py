@@ -12,13 +12,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-dir", type=Path, required=True, help="holds full/ and transfer/layers<K>/")
     parser.add_argument("--zero-shot-dir", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, required=True)
+    parser.add_argument("--metrics", type=Path, required=True, help="the flat metrics file to write (gpt1.report.flat)")
 
 
 def run(args: argparse.Namespace) -> None:
+    import json
+
     from gpt1 import tracking
     from gpt1.params import profile_label
+    from gpt1.report import flat
     from gpt1.report.figure2 import build_figure2
 
     with tracking.stage_run("figure2", mlflow_params(args)) as run:
         for path in build_figure2(args.metrics_dir, args.zero_shot_dir, args.out_dir, profile_label()):
             run.log_artifact(path)
+        data = json.loads((args.out_dir / "figure2.json").read_text())
+        run.log_artifact(flat.write(args.metrics, flat.from_figure2(data)))

@@ -13,6 +13,7 @@ from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokens-dir", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, required=True)
+    parser.add_argument("--metrics", type=Path, required=True, help="the flat metrics file to write (gpt1.report.flat)")
     parser.add_argument("--stop-after", type=int, help="stop after this many updates, leaving a checkpoint to resume")
     add_config_flags(parser, GPTConfig)
     add_config_flags(parser, PretrainConfig)
@@ -22,6 +23,7 @@ def run(args: argparse.Namespace) -> None:
     import json
 
     from gpt1 import tracking
+    from gpt1.report import flat
     from gpt1.training.pretrain import pretrain
 
     cfg = config_from_args(PretrainConfig, args)
@@ -36,3 +38,4 @@ def run(args: argparse.Namespace) -> None:
             run.log_metrics({f"final_{k}": v for k, v in metrics.items()})
             run.set_tag("checkpoint", str((args.out_dir / "model.pt").resolve()))
             run.log_artifact(args.out_dir / "metrics.json")
+            flat.write(args.metrics, flat.from_pretraining(metrics))

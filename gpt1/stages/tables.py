@@ -11,13 +11,19 @@ from gpt1.stages.common import mlflow_params
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-dir", type=Path, required=True, help="the full model's metrics files")
     parser.add_argument("--out-dir", type=Path, required=True)
+    parser.add_argument("--metrics", type=Path, required=True, help="the flat metrics file to write (gpt1.report.flat)")
 
 
 def run(args: argparse.Namespace) -> None:
+    import json
+
     from gpt1 import tracking
     from gpt1.params import profile_label
+    from gpt1.report import flat
     from gpt1.report.tables import build_tables
 
     with tracking.stage_run("tables", mlflow_params(args)) as run:
         for path in build_tables(args.metrics_dir, args.out_dir, profile_label()):
             run.log_artifact(path)
+        summary = json.loads((args.out_dir / "tables.json").read_text())
+        run.log_artifact(flat.write(args.metrics, flat.from_tables(summary)))

@@ -42,6 +42,12 @@ SNAPSHOTS = "snapshots"
 # a stage's declared outputs (SNAPSHOTS) when it fails or reruns; this folder, like the checkpoint, stays, so
 # that a rerun of a finished pretraining (which resumes at its last update) still has every snapshot.
 CHECKPOINT_SNAPSHOTS = "checkpoint.snapshots"
+# Training rows (every log_interval) and validation rows (every eval_interval) in files of their own, so that
+# no plot reads a blank cell as 0: file -> columns, the second one present in every row of that file
+CURVES = {
+    "train_curve.csv": ["step", "train_loss", "lr", "grad_norm", "tokens_per_s"],
+    "val_curve.csv": ["step", "val_loss", "val_ppl"],
+}
 DIVERGED_ADVICE = (
     "lower pretrain.lr or raise pretrain.warmup_steps (and keep pretrain.grad_clip); the last checkpoint is kept "
     "and the stage wrote no outputs"
@@ -128,7 +134,7 @@ def pretrain(
     tracker=None,
     stop_after: int | None = None,
 ) -> dict | None:
-    """Train, validate, checkpoint; write model.pt, metrics.json and curves.csv to `out_dir`.
+    """Train, validate, checkpoint; write model.pt, metrics.json and the curves (CURVES) to `out_dir`.
 
     `stop_after` ends the run after that many updates, as an interruption would, leaving only the
     checkpoint; the next call resumes from it. Returns the final metrics (None when stopped early).
@@ -300,10 +306,10 @@ def finish(
         "parameters": model.num_parameters(),
     }
     atomic_write_json(out_dir / "metrics.json", metrics)
-    fields = ["step", "train_loss", "val_loss", "val_ppl", "lr", "grad_norm", "tokens_per_s"]
-    rows = io.StringIO()
-    writer = csv.DictWriter(rows, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_text(out_dir / "curves.csv", rows.getvalue())
+    for name, fields in CURVES.items():
+        rows = io.StringIO()
+        writer = csv.DictWriter(rows, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(row for row in history if fields[1] in row)
+        atomic_write_text(out_dir / name, rows.getvalue())
     return metrics

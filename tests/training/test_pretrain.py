@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -46,7 +47,7 @@ def test_batches_depend_only_on_seed_and_step():
 
 def test_loss_falls_on_a_small_corpus(pattern_tokens, tmp_path):
     metrics = pretrain(TINY, tiny_run(lr=1e-2, max_steps=60, eval_interval=20), pattern_tokens, tmp_path / "out")
-    curves = (tmp_path / "out" / "curves.csv").read_text().splitlines()
+    curves = (tmp_path / "out" / "train_curve.csv").read_text().splitlines()
     first_loss = float(curves[1].split(",")[1])
     assert first_loss > 3.5  # about ln(64) = 4.16 at the start
     assert metrics["val_loss"] < 0.5 * math.log(64)
@@ -81,7 +82,8 @@ def test_resume_after_interruption_gives_the_same_weights(pattern_tokens, tmp_pa
         assert torch.equal(whole[name], split[name]), name
 
     def losses(d):
-        return [line.split(",")[1:4] for line in (tmp_path / d / "curves.csv").read_text().splitlines()]
+        train = [line.split(",")[:2] for line in (tmp_path / d / "train_curve.csv").read_text().splitlines()]
+        return train, (tmp_path / d / "val_curve.csv").read_text()
 
     assert losses("whole") == losses("split")  # train and validation losses, row by row
 
@@ -101,7 +103,7 @@ def test_a_rerun_of_a_finished_pretraining_rebuilds_its_outputs(pattern_tokens, 
     pretrain(TINY, cfg, pattern_tokens, tmp_path)
     first = {p.name: p.read_bytes() for p in (tmp_path / "snapshots").iterdir()}
     metrics = (tmp_path / "metrics.json").read_text()
-    for output in ("model.pt", "metrics.json", "curves.csv"):
+    for output in ("model.pt", "metrics.json", "train_curve.csv", "val_curve.csv"):
         (tmp_path / output).unlink()
     shutil.rmtree(tmp_path / "snapshots")
     pretrain(TINY, cfg, pattern_tokens, tmp_path)
@@ -120,7 +122,7 @@ def test_a_checkpoint_from_other_settings_is_set_aside_with_its_snapshots(change
     old_snapshots = sorted(p.name for p in (tmp_path / "checkpoint.snapshots").iterdir())
     result = pretrain(TINY, tiny_run(**(before | change)), pattern_tokens, tmp_path)
     assert result["steps"] == 8
-    assert len([line for line in (tmp_path / "curves.csv").read_text().splitlines()[1:] if line.split(",")[1]]) == 4
+    assert len((tmp_path / "train_curve.csv").read_text().splitlines()[1:]) == 4
     (aside,) = tmp_path.glob("set-aside-*")
     assert (aside / checkpoint.FILE).read_bytes() == old_checkpoint
     assert sorted(p.name for p in (aside / "checkpoint.snapshots").iterdir()) == old_snapshots
@@ -167,6 +169,8 @@ def pretrain_command(tokens_dir, out_dir, nproc: int) -> list[str]:
         str(tokens_dir),
         "--out-dir",
         str(out_dir),
+        "--metrics",
+        str(out_dir / "flat.json"),
         *shlex.split(cli_flags(model)),
         *shlex.split(cli_flags(run)),
     ]
@@ -202,3 +206,13 @@ def test_cuda_bf16_fused_compiled_run(pattern_tokens, tmp_path):
         tmp_path,
     )
     assert metrics["val_loss"] < 0.5 * math.log(64)
+
+
+def test_the_curves_have_no_blank_cells(pattern_tokens, tmp_path):
+    """Training and validation rows in files of their own: a plot never reads a missing value as 0."""
+    pretrain(TINY, tiny_run(max_steps=8, eval_interval=4, log_interval=2), pattern_tokens, tmp_path)
+    train = pd.read_csv(tmp_path / "train_curve.csv")
+    val = pd.read_csv(tmp_path / "val_curve.csv")
+    assert list(train["step"]) == [2, 4, 6, 8] and list(val["step"]) == [4, 8]
+    assert list(val.columns) == ["step", "val_loss", "val_ppl"]
+    assert not train.isna().any().any() and not val.isna().any().any()

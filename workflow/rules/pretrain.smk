@@ -8,6 +8,8 @@ rule pretrain:
             "gpt1/files.py",
             "gpt1/model.py",
             "gpt1/params.py",
+            "gpt1/report/__init__.py",
+            "gpt1/report/flat.py",
             "gpt1/tracking.py",
             "gpt1/text",
             "gpt1/training",
@@ -18,17 +20,20 @@ rule pretrain:
     output:
         model="results/pretrain/model.pt",
         metrics="results/pretrain/metrics.json",
-        curves="results/pretrain/curves.csv",
+        train_curve="results/pretrain/train_curve.csv",
+        val_curve="results/pretrain/val_curve.csv",
+        flat_metrics="metrics/pretrain.json",
         snapshots=directory("results/pretrain/snapshots"),
     log:
         "results/logs/pretrain.log",
     conda:
         "../envs/gpt1.yaml"
-    threads: workflow.cores
+    threads: os.cpu_count()  # all the cores it is given (Snakemake lowers it to --cores)
     params:
         processes=config["pretrain"]["processes"],
         model=cli_flags(config["model"]),
         pretrain=cli_flags(config["pretrain"]),
     shell:
         "torchrun --standalone --nproc-per-node {params.processes} -m gpt1 pretrain"
-        " --tokens-dir results/tokens --out-dir results/pretrain {params.model} {params.pretrain} --log-file {log}"
+        " --tokens-dir results/tokens --out-dir results/pretrain --metrics {output.flat_metrics}"
+        " {params.model} {params.pretrain} --log-file {log}"
