@@ -2,10 +2,11 @@
 
 import json
 
+from report.test_tables import done, write_metrics
+
 from gpt1.report import flat
 from gpt1.report.table5 import build_table5
 from gpt1.report.tables import build_tables
-from report.test_tables import done, write_metrics
 
 
 def test_keys_read_as_names():
