@@ -9,6 +9,10 @@ min_version("9.0")
 configfile: "params.yaml"
 
 
+# `snakemake --report report.html`: Tables 2-5, Figure 2 and the summary, each with its caption
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/pretrain.smk"

@@ -1,6 +1,7 @@
 """The smoke profile through real Snakemake, real DVC and real MLflow, in a copy of the project."""
 
 import json
+import zipfile
 
 import pytest
 import yaml
@@ -117,6 +118,19 @@ def test_snakemake_runs_the_chain_then_has_nothing_to_do(snakemake_project):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def test_snakemake_report_holds_the_tables_figure_and_summary_with_captions(snakemake_project):
+    run(["snakemake", "--report", "report.zip", "--config", "profile=smoke"], snakemake_project)
+    with zipfile.ZipFile(snakemake_project / "report.zip") as archive:
+        names = archive.namelist()
+        text = "".join(
+            archive.read(name).decode("utf-8", "replace") for name in names if name.endswith((".html", ".js"))
+        )
+    for result in ("table2.md", "table4.csv", "table5.tex", "figure2.png", "summary.md"):
+        assert any(name.endswith(result) for name in names), result
+    for caption in ("Tables 2, 3 and 4 of the paper", "Table 5 of the paper", "Figure 2 of the paper", "smoke"):
+        assert caption in text, caption
+
+
 def test_stage_times_reads_every_job_of_the_run_from_snakemakes_log(snakemake_project):
     """scripts/stage_times.py, which the README's per-stage times come from, on the smoke run's own log."""
     (log,) = sorted((snakemake_project / ".snakemake" / "log").glob("*.snakemake.log"))[:1]
@@ -128,18 +142,77 @@ def test_stage_times_reads_every_job_of_the_run_from_snakemakes_log(snakemake_pr
     assert stage_times.table(jobs).splitlines()[-1].startswith(f"| whole run | {len(jobs)} |")
 
 
-def test_dvc_runs_the_chain_then_is_up_to_date_and_pushes(dvc_project, tmp_path):
+def test_dvc_runs_the_chain_then_is_up_to_date(dvc_project):
     check_outputs_and_tracking(dvc_project)
     again = run(["dvc", "repro"], dvc_project)
     assert "up to date" in again.stdout + again.stderr
-    experiments = run(["dvc", "exp", "show", "--json"], dvc_project).stdout
-    assert '"smoke"' in experiments and "val_ppl" in experiments
     assert "val_ppl" in run(["dvc", "metrics", "show"], dvc_project).stdout
     plots = run(["dvc", "plots", "show", "--json"], dvc_project).stdout
     assert "results/curves/full/sst2-seed42.csv" in plots and "figure2.png" in plots
-    run(["dvc", "remote", "add", "-d", "--local", "storage", str(tmp_path / "storage")], dvc_project)
+
+
+def experiment_metrics(project) -> dict[str, dict]:
+    """`dvc exp show --json`: experiment name -> {metrics file -> its numbers, or the error DVC met}."""
+    rows = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    experiments = [exp for row in rows for exp in row.get("experiments") or []]
+    return {
+        exp["name"]: {
+            name: metrics.get("data") or metrics.get("error")
+            for name, metrics in exp["revs"][0]["data"]["metrics"].items()
+        }
+        for exp in experiments
+    }
+
+
+def test_each_dvc_experiment_keeps_its_metrics(dvc_project):
+    """The flat metrics files are in git, so each experiment's commit holds them: `dvc exp show` has numbers
+    for every experiment, not only for the workspace."""
+    fewer = ["-S", "zero_shot.max_examples=4"]  # reruns zero-shot, Figure 2 and the summary only
+    try:
+        run(["dvc", "exp", "run", "--name", "fewer-zero-shot", *fewer], dvc_project)
+        shown = experiment_metrics(dvc_project)
+    finally:
+        run(["dvc", "exp", "apply", "smoke"], dvc_project)  # the other tests' workspace
+    assert set(shown) == {"smoke", "fewer-zero-shot"}
+    flat = {"metrics/pretrain.json", "metrics/tables.json", "metrics/table5.json", "metrics/figure2.json"}
+    for name, metrics in shown.items():
+        assert set(metrics) == flat, name
+        assert all(isinstance(v, (int, float)) for numbers in metrics.values() for v in numbers.values()), name
+        assert metrics["metrics/pretrain.json"]["val_ppl"] > 1 and "avg_full" in metrics["metrics/table5.json"]
+    assert shown["smoke"]["metrics/tables.json"] == shown["fewer-zero-shot"]["metrics/tables.json"]
+    columns = run(["dvc", "exp", "show", "--csv"], dvc_project).stdout.splitlines()[0].split(",")
+    assert len(columns) < 100 and not any(column.startswith("profiles.") for column in columns)
+
+
+def test_dvc_plots_of_pretraining_have_no_blank_cells(dvc_project):
+    shown = json.loads(run(["dvc", "plots", "show", "--json", "--split"], dvc_project).stdout)
+    (loss,) = shown["pretraining_loss"]
+    rows = loss["content"]["data"]["values"] if "content" in loss else loss["data"]
+    by_file = {}
+    for row in rows:
+        by_file.setdefault(row["filename"], []).append(row)
+    assert set(by_file) == {"results/pretrain/train_curve.csv", "results/pretrain/val_curve.csv"}
+    for name, column in (("train_curve", "train_loss"), ("val_curve", "val_loss")):
+        values = [row[column] for row in by_file[f"results/pretrain/{name}.csv"]]
+        assert values and all(value not in ("", None) and float(value) > 0 for value in values), name
+
+
+def test_a_clone_with_dvc_pull_is_up_to_date(dvc_project, tmp_path):
+    """The README's remote: results committed as dvc.lock and metrics/, data pushed; a clone pulls and has
+    nothing to rerun."""
+    storage = tmp_path / "storage"
+    run(["dvc", "remote", "add", "-d", "storage", str(storage)], dvc_project)
+    run(["git", "add", "dvc.lock", "metrics", "params.yaml", ".dvc/config"], dvc_project)
+    run(["git", "commit", "-qm", "smoke run"], dvc_project)
     run(["dvc", "push"], dvc_project)
-    assert any((tmp_path / "storage").rglob("*"))
+    assert any(storage.rglob("*"))
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(dvc_project), str(clone)], tmp_path)
+    run(["dvc", "pull"], clone)
+    assert json.loads(run(["dvc", "status", "--json"], clone).stdout) == {}
+    assert (clone / "results" / "tables" / "table5.md").read_text() == (
+        dvc_project / "results/tables/table5.md"
+    ).read_text()
 
 
 def numbers(value, path="") -> dict[str, object]:

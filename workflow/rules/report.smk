@@ -10,7 +10,11 @@ rule tables:
         ),
         metrics=full_runs(config["runs"]["tasks"]),
     output:
-        tables=expand("results/tables/table{n}.{ext}", n=[2, 3, 4], ext=["md", "csv", "tex"]),
+        tables=report(
+            expand("results/tables/table{n}.{ext}", n=[2, 3, 4], ext=["md", "csv", "tex"]),
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
         summary="results/tables/tables.json",
         flat_metrics="metrics/tables.json",
     log:
@@ -43,7 +47,11 @@ rule table5:
             seed=config["runs"]["seeds"],
         ),
     output:
-        tables=expand("results/tables/table5.{ext}", ext=["md", "csv", "tex"]),
+        tables=report(
+            expand("results/tables/table5.{ext}", ext=["md", "csv", "tex"]),
+            caption="../report/table5.rst",
+            category="Tables",
+        ),
         summary="results/tables/table5.json",
         flat_metrics="metrics/table5.json",
     log:
@@ -111,7 +119,7 @@ rule figure2:
         ),
         zero_shot=expand("results/zero_shot/{task}.json", task=config["runs"]["zero_shot"]),
     output:
-        png="results/figures/figure2.png",
+        png=report("results/figures/figure2.png", caption="../report/figure2.rst", category="Figures"),
         data="results/figures/figure2.json",
         flat_metrics="metrics/figure2.json",
     log:
@@ -138,7 +146,7 @@ rule summary:
         table5=rules.table5.output,
         figure=rules.figure2.output,
     output:
-        "results/summary.md",
+        report("results/summary.md", caption="../report/summary.rst", category="Summary"),
     log:
         "results/logs/summary.log",
     conda:
