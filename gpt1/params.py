@@ -1,7 +1,7 @@
 """params.yaml: profiles, validation and the flags a stage gets, shared by the Snakefile and `gpt1 profile`.
 
-The top-level groups of params.yaml are the `sample` profile; `profiles.<name>` holds only what another
-profile changes, merged over them. Stage code reads no parameter from params.yaml: it takes flags
+The top-level groups of params.yaml are the `sample` profile; profiles.yaml, beside it, holds only what each
+other profile changes, merged over them. Stage code reads no parameter from params.yaml: it takes flags
 (`cli_flags`). Only the profile's name, a label for MLflow and the tables, is looked up (`profile_label`).
 """
 
@@ -19,6 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS_FILE = ROOT / "params.yaml"
+PROFILES_FILE_NAME = "profiles.yaml"  # beside params.yaml
 SCHEMA_FILE = ROOT / "workflow" / "schemas" / "params.schema.yaml"
 BASE_PROFILE = "sample"
 PROFILE_ENV = "GPT1_PROFILE"  # set by the Snakefile to the selected profile's name
@@ -39,17 +40,30 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def profile_names(params: dict) -> list[str]:
-    return [BASE_PROFILE, *params.get("profiles", {})]
+def read_profiles(params_file: Path = PARAMS_FILE) -> dict[str, dict]:
+    """profiles.yaml beside `params_file`: profile name -> the values it changes ({} without the file)."""
+    path = Path(params_file).with_name(PROFILES_FILE_NAME)
+    if not path.is_file():
+        return {}
+    profiles = yaml.safe_load(path.read_text()) or {}
+    for name, overrides in profiles.items() if isinstance(profiles, dict) else [("(top level)", profiles)]:
+        if not isinstance(overrides, dict):
+            raise ParamsError(f"{path}: {name}: a profile is a mapping of the groups it changes, not {overrides!r}")
+    return profiles
 
 
-def apply_profile(params: dict, profile: str | None = None) -> dict:
-    """The values a run uses: `profiles[profile]` merged over the top-level groups."""
+def profile_names(profiles: dict) -> list[str]:
+    return [BASE_PROFILE, *profiles]
+
+
+def apply_profile(params: dict, profile: str | None = None, profiles: dict | None = None) -> dict:
+    """The values a run uses: the profile's overrides (`profiles`, profiles.yaml's by default) merged over
+    params.yaml's top-level groups."""
+    profiles = read_profiles() if profiles is None else profiles
     profile = profile or params.get("profile", BASE_PROFILE)
-    if profile not in profile_names(params):
-        raise ParamsError(f"profile: unknown profile {profile!r}; choose one of {', '.join(profile_names(params))}")
-    overrides = params.get("profiles", {}).get(profile, {})
-    return deep_merge(params, {**overrides, "profile": profile})
+    if profile not in profile_names(profiles):
+        raise ParamsError(f"profile: unknown profile {profile!r}; choose one of {', '.join(profile_names(profiles))}")
+    return deep_merge(params, {**profiles.get(profile, {}), "profile": profile})
 
 
 def schema(schema_file: Path = SCHEMA_FILE) -> dict:
@@ -139,8 +153,8 @@ def check_cross_references(params: dict) -> None:
 
 
 def load(path: Path = PARAMS_FILE, profile: str | None = None) -> dict:
-    """Read params.yaml, apply the profile and validate the result."""
-    params = apply_profile(yaml.safe_load(Path(path).read_text()), profile)
+    """Read params.yaml, apply the profile (profiles.yaml beside it) and validate the result."""
+    params = apply_profile(yaml.safe_load(Path(path).read_text()), profile, read_profiles(path))
     validate(params)
     return params
 
@@ -162,7 +176,7 @@ def resolve(overrides: dict, path: Path = PARAMS_FILE) -> dict:
     overrides (--configfile and --config, Snakemake's `overwrite_config`) on top, every one of them, also
     those equal to params.yaml's top-level value."""
     base = yaml.safe_load(Path(path).read_text())
-    return deep_merge(apply_profile(base, overrides.get("profile")), typed(overrides, schema()))
+    return deep_merge(apply_profile(base, overrides.get("profile"), read_profiles(path)), typed(overrides, schema()))
 
 
 def typed(value, schema: dict):
@@ -216,7 +230,6 @@ def dvc_set_params(path: Path = PARAMS_FILE, profile: str | None = None) -> list
             f"`snakemake --cores all --config profile={params['profile']}`"
         )
     changed = changed_leaves(raw, params)
-    changed.pop("profiles", None)
     # JSON is YAML without spaces: each flag survives the shell's word splitting of $(gpt1 profile ...).
     return [f"-S {key}={json.dumps(value, separators=(',', ':'))}" for key, value in leaf_items(changed)]
 
@@ -233,9 +246,10 @@ def profile_label() -> str:
     except (OSError, yaml.YAMLError):
         return BASE_PROFILE
     name = str(params.get("profile", BASE_PROFILE))
-    if name not in profile_names(params):  # `dvc exp run -S profile=papr`
+    names = profile_names(read_profiles(path))
+    if name not in names:  # `dvc exp run -S profile=papr`
         raise ParamsError(
-            f"{path}: profile: unknown profile {name!r}; choose one of {', '.join(profile_names(params))} "
+            f"{path}: profile: unknown profile {name!r}; choose one of {', '.join(names)} "
             "and run `dvc exp run $(gpt1 profile NAME)`"
         )
     return name

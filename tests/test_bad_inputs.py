@@ -150,10 +150,11 @@ def test_nested_config_numbers_are_read_as_numbers():
     assert {name for name in jobs if name.startswith("finetune@sst2")} == {"finetune@sst2-5"}
 
 
-def test_dvc_refuses_a_profile_params_yaml_does_not_have(tmp_path, monkeypatch, capsys):
+def test_dvc_refuses_a_profile_profiles_yaml_does_not_have(tmp_path, monkeypatch, capsys):
     """`dvc exp run -S profile=papr` would run the sample's values under that name: the stage refuses it."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text()) | {"profile": "papr"}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "profiles.yaml").write_text((ROOT / "profiles.yaml").read_text())
     monkeypatch.delenv("GPT1_PROFILE", raising=False)
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
     with pytest.raises(

@@ -88,6 +88,7 @@ def test_the_profile_tag_is_the_exported_label_or_dvcs_params_yaml(tmp_path, mon
     monkeypatch.setenv("GPT1_PROFILE", "mine")
     assert profile_label() == "mine"
     monkeypatch.delenv("GPT1_PROFILE")
-    (tmp_path / "params.yaml").write_text("profile: paper\nprofiles: {paper: {}}\n")
+    (tmp_path / "params.yaml").write_text("profile: paper\n")
+    (tmp_path / "profiles.yaml").write_text("paper: {}\n")
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
     assert profile_label() == "paper"

@@ -1,4 +1,4 @@
-"""Print the `dvc exp run` -S flags that select a profile of params.yaml."""
+"""Print the `dvc exp run` -S flags that select a profile (profiles.yaml, over params.yaml)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help="profile name: sample, or a key of params.yaml's profiles")
+    parser.add_argument("name", help="profile name: sample, or a profile of profiles.yaml")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
 
 

@@ -166,3 +166,22 @@ def test_dvc_set_params_values_parse_back():
         for part in key.split("."):
             node = node[part]
         assert yaml.safe_load(value) == node, key
+
+
+def test_profiles_live_beside_params_yaml_and_a_bad_one_is_named(tmp_path):
+    (tmp_path / "params.yaml").write_text(PARAMS_FILE.read_text())
+    (tmp_path / "profiles.yaml").write_text("tiny:\n  finetune: {lr: 0.001}\nbroken: 3\n")
+    with pytest.raises(ParamsError, match=r"profiles.yaml: broken: a profile is a mapping"):
+        load(tmp_path / "params.yaml", "tiny")
+    (tmp_path / "profiles.yaml").write_text("tiny:\n  finetune: {lr: 0.001}\n")
+    assert load(tmp_path / "params.yaml", "tiny")["finetune"]["lr"] == 0.001
+    with pytest.raises(ParamsError, match="unknown profile 'paper'; choose one of sample, tiny"):
+        load(tmp_path / "params.yaml", "paper")
+
+
+def test_params_yaml_holds_no_profiles():
+    """`dvc exp show` shows every key of params.yaml as a column: the profiles stay in profiles.yaml."""
+    params = raw()
+    params["profiles"] = {"paper": {}}
+    with pytest.raises(ParamsError, match="'profiles' was unexpected"):
+        validate(params)

@@ -181,7 +181,10 @@ def test_each_dvc_experiment_keeps_its_metrics(dvc_project):
         assert metrics["metrics/pretrain.json"]["val_ppl"] > 1 and "avg_full" in metrics["metrics/table5.json"]
     assert shown["smoke"]["metrics/tables.json"] == shown["fewer-zero-shot"]["metrics/tables.json"]
     columns = run(["dvc", "exp", "show", "--csv"], dvc_project).stdout.splitlines()[0].split(",")
-    assert len(columns) < 100 and not any(column.startswith("profiles.") for column in columns)
+    assert not any(column.startswith("profiles.") for column in columns)  # choices, not a run's values
+    assert not any(column.startswith(("results/metrics/", "per_seed", "notes")) for column in columns)
+    changed = run(["dvc", "exp", "show", "--csv", "--only-changed"], dvc_project).stdout.splitlines()[0].split(",")
+    assert "zero_shot.max_examples" in changed and len(changed) < 30, changed  # the README's side-by-side view
 
 
 def test_dvc_plots_of_pretraining_have_no_blank_cells(dvc_project):
@@ -257,8 +260,8 @@ def test_a_new_seed_schedules_only_its_runs_and_a_renamed_profile_none(snakemake
     dry = run(["snakemake", "-n", "-p", "--config", "profile=smoke", "--configfile", "seeds.yaml"], snakemake_project)
     assert set(dry_run_jobs(dry.stdout)) == new_runs | report
 
-    params = dvc_project / "params.yaml"
-    before = params.read_text()
+    params, profiles = dvc_project / "params.yaml", dvc_project / "profiles.yaml"
+    before, profiles_before = params.read_text(), profiles.read_text()
     try:
         more_seeds = yaml.safe_load(before)
         assert more_seeds["runs"]["seeds"] == [42, 43]  # the smoke profile's, which `dvc exp run -S` set
@@ -266,13 +269,15 @@ def test_a_new_seed_schedules_only_its_runs_and_a_renamed_profile_none(snakemake
         params.write_text(yaml.safe_dump(more_seeds, sort_keys=False))
         assert dvc_changed(dvc_project) == new_runs
         # the smoke profile copied under a new name and selected: the same values, so nothing to run
-        renamed = yaml.safe_load(before)
-        renamed["profiles"]["mine"], renamed["profile"] = renamed["profiles"]["smoke"], "mine"
-        params.write_text(yaml.safe_dump(renamed, sort_keys=False))
+        copied = yaml.safe_load(profiles_before)
+        copied["mine"] = copied["smoke"]
+        profiles.write_text(yaml.safe_dump(copied, sort_keys=False))
+        params.write_text(before.replace("profile: smoke", "profile: mine"))
         assert dvc_changed(dvc_project) == set()
-        (snakemake_project / "params.yaml").write_text(params.read_text())
+        (snakemake_project / "profiles.yaml").write_text(profiles.read_text())
         again = run(["snakemake", "-n", "--config", "profile=mine"], snakemake_project)
         assert "Nothing to be done" in again.stdout + again.stderr
     finally:
         params.write_text(before)
-        run(["git", "checkout", "params.yaml"], snakemake_project)
+        profiles.write_text(profiles_before)
+        run(["git", "checkout", "profiles.yaml"], snakemake_project)
