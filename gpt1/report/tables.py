@@ -210,7 +210,7 @@ def latex_frame(table: Table, measures: list[Measure]) -> pd.DataFrame:
 def best_earlier_line(table: Table) -> str:
     """The best earlier result's method per column, for the LaTeX table's notes."""
     methods = "; ".join(f"{c.name} {c.best_method}" for c in table.columns)
-    return f"Best earlier: {methods}."
+    return f"Best earlier (method): {methods}."
 
 
 def tidy_frame(table: Table, measures: list[Measure]) -> pd.DataFrame:

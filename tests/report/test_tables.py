@@ -362,7 +362,7 @@ def test_latex_uses_pm_booktabs_and_short_cells(tmp_path):
             assert all(len(cell) <= 20 for cell in visible), (number, visible)
     table4 = (tmp_path / "tables" / "table4.tex").read_text()
     assert r"65.0\,{\scriptsize $\pm$\,14.6}" in table4  # SST-2: 51.2, 63.4 and 80.3
-    assert "Best earlier: CoLA Single-task BiLSTM+ELMo+Attn;" in table4
+    assert "Best earlier (method): CoLA Single-task BiLSTM+ELMo+Attn;" in table4
 
 
 def test_table5_csv_is_tidy_and_numeric(tmp_path):
