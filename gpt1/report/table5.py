@@ -2,7 +2,8 @@
 auxiliary LM objective, on the same tasks and seeds, with the paper's rows above ours.
 
 Reads `<metrics_dir>/full/*.json` and `<metrics_dir>/ablation/<variant>/*.json` (the finetune stage's
-records) and writes `table5.{md,csv,tex}` and `table5.json`. Values are percentages on the dev sets.
+records) and writes `table5.{md,csv,tex}` and `table5.json`. Values are percentages on the dev sets. The CSV
+is tidy: one row per row and column of the table, ours beside the paper's (results/README.md lists them).
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from gpt1.report.tables import (
     load_records,
     mean_of_columns,
     measure,
+    ours_latex,
     ours_text,
+    reason_only,
+    rounded,
     to_latex,
     to_markdown,
 )
@@ -33,6 +37,11 @@ OUR_ROWS = (
     ("no_aux_lm", "ablation/no_aux_lm", "gpt1 w/o aux LM"),
 )
 PAPER_FULL, PAPER_NO_PRETRAINING = "Transformer w/ aux LM (full)", "Transformer w/o pre-training"
+PAPER_LSTM = "LSTM w/ aux LM (1 layer, 2048 units)"
+# The paper's row beside each of ours (the CSV's `paper` column).
+PAPER_ROWS = {"full": PAPER_FULL, "no_pretraining": PAPER_NO_PRETRAINING, "no_aux_lm": "Transformer w/o aux LM"}
+NO_GAIN = "not comparable"
+LSTM_NOT_BUILT = Measure(None, "paper only", "paper only: gpt1 has no LSTM model")
 GAIN_PAPER, GAIN_OURS = "Pre-training's gain, paper (full - w/o)", "Pre-training's gain, gpt1 (full - w/o)"
 
 
@@ -56,7 +65,7 @@ def gain(full: Measure, without: Measure) -> Measure:
     its sd is that of the per-seed differences (a seed fixes both runs' training subset, order and head).
     No value unless both ran on the same columns: a mean over other columns compares nothing."""
     if full.value is None or without.value is None or full.n_columns != without.n_columns:
-        return Measure(None, DASH)
+        return Measure(None, NO_GAIN, f"{NO_GAIN}: needs the full model and w/o pre-training on the same columns")
     seeds = dict(without.per_seed)
     per_seed = tuple((seed, value - seeds[seed]) for seed, value in full.per_seed if seed in seeds)
     value = round(round(full.value, 1) - round(without.value, 1), 1) + 0.0  # + 0.0 turns -0.0 into 0.0
@@ -73,17 +82,21 @@ def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
     paper_gain = [a - b for a, b in zip(TABLE5_ROWS[PAPER_FULL], TABLE5_ROWS[PAPER_NO_PRETRAINING])]
     rows[GAIN_PAPER] = [f"{g:+.1f}" for g in paper_gain]
     gains = [gain(f, w) for f, w in zip(ours["full"], ours["no_pretraining"])]
-    rows[GAIN_OURS] = [ours_text(g, signed=True) for g in gains]  # a dash where there is none
+    rows[GAIN_OURS] = [DASH if g.value is None else ours_text(g, signed=True) for g in gains]
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=headers)
     frame.index.name = ""
+    latex = frame.copy()
+    for variant, _, label in OUR_ROWS:
+        latex.loc[label] = [ours_latex(m) for m in ours[variant]]
+    latex.loc[GAIN_OURS] = ["--" if g.value is None else ours_latex(g, signed=True) for g in gains]
 
     foot = footnotes(headers, ours)
     every_run = {f"{variant}/{task}": runs for variant in records for task, runs in records[variant].items()}
     lines = notes(ours, profile, initialisation_line(every_run))
     written = {
         out_dir / "table5.md": to_markdown(TABLE, frame, foot, lines),
-        out_dir / "table5.csv": frame.to_csv(),
-        out_dir / "table5.tex": to_latex(TABLE, frame, foot, lines),
+        out_dir / "table5.csv": tidy_frame(ours, gains, paper_gain).to_csv(index=False),
+        out_dir / "table5.tex": to_latex(TABLE, latex, foot, lines),
     }
     for path, text in written.items():
         atomic_write_text(path, text)
@@ -109,6 +122,38 @@ def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
     }
     atomic_write_json(out_dir / "table5.json", summary)
     return [*written, out_dir / "table5.json"]
+
+
+def tidy_frame(ours: dict[str, list[Measure]], gains: list[Measure], paper_gain: list[float]) -> pd.DataFrame:
+    """Table 5 for the CSV: one row per row and column, in the paper's row order (`row`: full,
+    no_pretraining, no_aux_lm, lstm_aux_lm (the paper's only), pretraining_gain), our mean and sd (to one
+    decimal, empty where there is none) beside the paper's number."""
+    rows = []
+
+    def add(row: str, paper_values, measures: list[Measure]) -> None:
+        for (header, task, metric), paper, m in zip(TABLE5_COLUMNS, paper_values, measures):
+            rows.append(
+                {
+                    "row": row,
+                    "column": header,
+                    "task": task,
+                    "metric": metric,
+                    "mean": rounded(m.value),
+                    "sd": rounded(m.sd),
+                    "seeds": len(set(m.seeds)),
+                    "paper": rounded(paper),
+                    "columns_ran": m.n_columns if m.n_total else None,
+                    "columns_total": m.n_total or None,
+                    "status": m.status,
+                    "reason": reason_only(m),
+                }
+            )
+
+    for variant, _, _ in OUR_ROWS:
+        add(variant, TABLE5_ROWS[PAPER_ROWS[variant]], ours[variant])
+    add("lstm_aux_lm", TABLE5_ROWS[PAPER_LSTM], [LSTM_NOT_BUILT] * len(TABLE5_COLUMNS))
+    add("pretraining_gain", paper_gain, gains)
+    return pd.DataFrame(rows)
 
 
 def footnotes(headers: list[str], ours: dict[str, list[Measure]]) -> list[str]:

@@ -1,10 +1,12 @@
 """The paper's Tables 2, 3 and 4 with our numbers beside the paper's: Markdown, CSV and LaTeX.
 
 `build_tables` reads the finetune stage's metrics files (`results/metrics/*.json`, one record per task
-and seed; see gpt1.stages.finetune) and writes `table2|3|4.{md,csv,tex}` and `tables.json`. Each table has
-four rows: the best earlier result (with its method), GPT-1 as published, ours, and ours minus the paper.
-A column whose task did not run says "not run", and a footnote gives the reason from its metrics file;
-no number is ever filled in. Values in metrics files are fractions; the tables show percentages.
+and seed; see gpt1.stages.finetune) and writes `table2|3|4.{md,csv,tex}` and `tables.json`. The Markdown
+and LaTeX tables have four rows: the best earlier result, GPT-1 as published, ours (mean ± sd), and ours
+minus the paper. The CSV is tidy: one row per column of the paper's table, numbers in numeric columns
+(results/README.md lists them). A column whose task did not run says "not run", and a footnote gives the
+reason from its metrics file; no number is ever filled in. Values in metrics files are fractions; the
+tables show percentages.
 """
 
 from __future__ import annotations
@@ -145,6 +147,29 @@ def ours_text(m: Measure, signed: bool = False) -> str:
     return text
 
 
+def ours_latex(m: Measure, signed: bool = False) -> str:
+    """Our cell in LaTeX: as ours_text, with the sd and column count small after the mean, so that a
+    table of nine columns fits a page."""
+    if m.value is None:
+        return latex_escape(m.status)
+    small = [] if m.sd is None else [rf"$\pm$\,{m.sd:.1f}"]
+    if m.n_columns < m.n_total:
+        small.append(f"({m.n_columns} of {m.n_total})")
+    value = f"{m.value:+.1f}" if signed else f"{m.value:.1f}"
+    return value + (rf"\,{{\scriptsize {' '.join(small)}}}" if small else "")
+
+
+def rounded(value: float | None) -> float | None:
+    """A number for the CSV: to one decimal, as the tables print it (raw metrics of the same runs differ in
+    their last digits between Snakemake's one thread and DVC's two); None stays None (an empty cell)."""
+    return None if value is None else round(value, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def reason_only(m: Measure) -> str:
+    """A measure's reason without the status it starts with ("not run: no metrics file" -> "no metrics file")."""
+    return m.reason.removeprefix(f"{m.status}: ")
+
+
 def difference(m: Measure, paper: float) -> float | None:
     """Ours minus the paper, from our value as displayed (one decimal), so the table adds up. None for a
     mean over fewer than all its columns (GLUE score): a partial mean is not comparable with the paper's."""
@@ -165,6 +190,56 @@ def table_frame(table: Table, measures: list[Measure]) -> pd.DataFrame:
             DASH if diff is None else f"{diff:+.1f}",
         ]
     return pd.DataFrame(data, index=pd.Index(ROWS, name=""))
+
+
+def latex_frame(table: Table, measures: list[Measure]) -> pd.DataFrame:
+    """The four rows as LaTeX cells: numbers only (the best earlier methods go to a note, see
+    best_earlier_line), our sd small after the mean."""
+    data = {}
+    for column, m in zip(table.columns, measures):
+        diff = difference(m, column.paper)
+        data[column.header] = [
+            f"{column.best:.1f}",
+            f"{column.paper:.1f}",
+            ours_latex(m),
+            "--" if diff is None else f"{diff:+.1f}",
+        ]
+    return pd.DataFrame(data, index=pd.Index(ROWS, name=""))
+
+
+def best_earlier_line(table: Table) -> str:
+    """The best earlier result's method per column, for the LaTeX table's notes."""
+    methods = "; ".join(f"{c.name} {c.best_method}" for c in table.columns)
+    return f"Best earlier (method): {methods}."
+
+
+def tidy_frame(table: Table, measures: list[Measure]) -> pd.DataFrame:
+    """The table for the CSV: one row per column of the paper's table, numbers in their own columns
+    (percentages to one decimal; empty where there is no value). results/README.md lists the columns."""
+    rows = []
+    for column, m in zip(table.columns, measures):
+        rows.append(
+            {
+                "column": column.header,
+                "task": column.task,
+                "subset": column.subset,
+                "metric": column.metric,
+                "mean": rounded(m.value),
+                "sd": rounded(m.sd),
+                "seeds": len(set(m.seeds)),
+                "paper": column.paper,
+                "difference": difference(m, column.paper),
+                "best_earlier": column.best,
+                "best_method": column.best_method,
+                "split": "/".join(m.splits) or None,
+                "paper_split": column.paper_split,
+                "columns_ran": m.n_columns if m.n_total else None,
+                "columns_total": m.n_total or None,
+                "status": m.status,
+                "reason": reason_only(m),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def footnotes(table: Table, measures: list[Measure]) -> list[str]:
@@ -269,26 +344,31 @@ def latex_escape(text: str) -> str:
         "~": r"\textasciitilde{}",
         "^": r"\textasciicircum{}",
         "×": r"$\times$",
+        "±": r"$\pm$",
+        "–": "--",
     }
     return "".join(special.get(ch, ch) for ch in text)
 
 
 def to_latex(table: Table, frame: pd.DataFrame, foot: list[str], lines: list[str]) -> str:
-    """A LaTeX table (needs booktabs): the tabular from pandas, then the footnotes and notes."""
-    tabular = (
-        frame.replace(DASH, "--")
-        .reset_index()
-        .to_latex(index=False, escape=True, column_format="l" + "r" * len(frame.columns))
-    )
+    """A LaTeX table (needs the booktabs and adjustbox packages): `frame`'s cells as they are (LaTeX
+    already), its headers escaped, shrunk to the line's width when wider; then the footnotes and notes."""
+    cells = frame.reset_index()
+    cells.columns = [latex_escape(str(header)) for header in cells.columns]
+    cells.iloc[:, 0] = [latex_escape(label) for label in cells.iloc[:, 0]]
+    tabular = cells.to_latex(index=False, escape=False, column_format="l" + "r" * len(frame.columns))
     notes_tex = [latex_escape(line) for line in foot + lines]
     return "\n".join(
         [
-            "% Written by gpt1.report.tables; do not edit.",
+            "% Written by gpt1.report.tables; do not edit. Needs \\usepackage{booktabs,adjustbox}.",
             r"\begin{table}[ht]",
             r"\centering",
+            r"\small",
             rf"\caption{{Table {table.number}: {latex_escape(table.title)}}}",
             rf"\label{{tab:table{table.number}}}",
+            r"\begin{adjustbox}{max width=\linewidth}",
             tabular.rstrip("\n"),
+            r"\end{adjustbox}",
             r"\par\smallskip\footnotesize",
             "\n\\par\n".join(notes_tex),
             r"\end{table}",
@@ -329,8 +409,10 @@ def build_tables(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
         stem = out_dir / f"table{table.number}"
         outputs = {
             stem.with_suffix(".md"): to_markdown(table, frame, foot, lines),
-            stem.with_suffix(".csv"): frame.to_csv(),
-            stem.with_suffix(".tex"): to_latex(table, frame, foot, lines),
+            stem.with_suffix(".csv"): tidy_frame(table, measures).to_csv(index=False),
+            stem.with_suffix(".tex"): to_latex(
+                table, latex_frame(table, measures), foot, [*lines, best_earlier_line(table)]
+            ),
         }
         for path, text in outputs.items():
             atomic_write_text(path, text)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -122,8 +124,11 @@ def build(tmp_path: Path, records: dict[str, dict]) -> Path:
     return out
 
 
-def read_csv(out: Path, number: int) -> pd.DataFrame:
-    return pd.read_csv(out / f"table{number}.csv", index_col=0, dtype=str, keep_default_na=False)
+def read_md(out: Path, number: int) -> pd.DataFrame:
+    """The cells of table<number>.md's table, as text, indexed by its first column."""
+    lines = [line for line in (out / f"table{number}.md").read_text().splitlines() if line.startswith("|")]
+    header, *rows = pipe_rows("\n".join(lines))
+    return pd.DataFrame([row[1:] for row in rows], index=[row[0] for row in rows], columns=header[1:])
 
 
 def test_layout_and_files(tmp_path):
@@ -133,7 +138,7 @@ def test_layout_and_files(tmp_path):
     expected = {out / f"table{n}.{ext}" for n in (2, 3, 4) for ext in ("md", "csv", "tex")} | {out / "tables.json"}
     assert set(written) == expected and all(path.is_file() for path in expected)
     for number, table in TABLES.items():
-        frame = read_csv(out, number)
+        frame = read_md(out, number)
         assert list(frame.columns) == [c.header for c in table.columns]
         assert list(frame.index) == list(ROWS)
         md = (out / f"table{number}.md").read_text()
@@ -145,7 +150,7 @@ def test_layout_and_files(tmp_path):
     assert "- Initialisation: none (no run finished)." in (out / "table2.md").read_text()
     # a record without `init` (written before it existed) came from gpt1's own pretraining
     assert "- Initialisation: weights pretrained by gpt1 on the profile's corpus" in (out / "table4.md").read_text()
-    assert list(read_csv(out, 2)["MNLI-m"]) == ["80.6 (Stochastic Answer Network, 3x ensemble)", "82.1", "not run", "–"]
+    assert list(read_md(out, 2)["MNLI-m"]) == ["80.6 (Stochastic Answer Network, 3x ensemble)", "82.1", "not run", "–"]
 
 
 def test_notes_name_the_released_weights_when_the_runs_started_from_them(tmp_path):
@@ -173,7 +178,7 @@ def test_not_run_cells_and_footnotes(tmp_path):
     reason = "only 3 training examples in results/tasks/mnli/data (a format slice?)"
     not_run = {"task": "mnli", "status": "not run", "reason": reason, "profile": "sample", "seed": 42}
     out = build(tmp_path, {"mnli": not_run})
-    frame = read_csv(out, 2)
+    frame = read_md(out, 2)
     for header in ("MNLI-m", "MNLI-mm", "SNLI"):
         assert frame.loc[OURS, header] == "not run"
         assert frame.loc[DIFF, header] == "–"
@@ -204,7 +209,7 @@ def test_fabricated_metrics_give_exact_percentages_and_differences(tmp_path):
             "story_cloze": done("story_cloze", {"accuracy": 0.865}, split="test"),
         },
     )
-    t2, t3, t4 = read_csv(out, 2), read_csv(out, 3), read_csv(out, 4)
+    t2, t3, t4 = read_md(out, 2), read_md(out, 3), read_md(out, 4)
     assert (t4.loc[OURS, "SST-2 (acc.)"], t4.loc[DIFF, "SST-2 (acc.)"]) == ("50.0", "-41.3")
     assert (t4.loc[OURS, "CoLA (Matthews corr.)"], t4.loc[DIFF, "CoLA (Matthews corr.)"]) == ("30.0", "-15.4")
     assert (t2.loc[OURS, "MNLI-m"], t2.loc[DIFF, "MNLI-m"]) == ("80.0", "-2.1")
@@ -241,7 +246,7 @@ def test_glue_score_is_the_mean_of_present_columns(tmp_path):
             "race": done("race", {"accuracy": 0.6}, split="test"),  # not a GLUE task
         },
     )
-    t4 = read_csv(out, 4)
+    t4 = read_md(out, 4)
     assert t4.loc[OURS, "GLUE score"] == "57.5 (4 of 9)"  # (50 + 30 + 80 + 70) / 4
     assert t4.loc[DIFF, "GLUE score"] == "–"  # a partial mean is not comparable with the paper's
     assert "over 4 of 9 columns" in (out / "table4.md").read_text()
@@ -255,9 +260,9 @@ def test_glue_score_over_all_nine_and_none(tmp_path):
     records["mnli"] = done(
         "mnli", {"accuracy": 0.5}, subsets={"matched": {"accuracy": 0.6}, "mismatched": {"accuracy": 0.6}}
     )
-    t4 = read_csv(build(tmp_path / "all", records), 4)
+    t4 = read_md(build(tmp_path / "all", records), 4)
     assert t4.loc[OURS, "GLUE score"] == f"{(7 * 50 + 2 * 60) / 9:.1f}"  # 52.2, no "(k of 9)"
-    t4 = read_csv(build(tmp_path / "none", {}), 4)
+    t4 = read_md(build(tmp_path / "none", {}), 4)
     assert (t4.loc[OURS, "GLUE score"], t4.loc[DIFF, "GLUE score"]) == ("not run", "–")
 
 
@@ -271,8 +276,8 @@ def test_several_seeds_give_mean_and_standard_deviation(tmp_path):
         },
     )
     # mean 63.33; sample sd sqrt(((50-63.33)^2 + (60-63.33)^2 + (80-63.33)^2) / 2) = 15.28
-    assert read_csv(out, 4).loc[OURS, "SST-2 (acc.)"] == "63.3 ± 15.3"
-    assert read_csv(out, 4).loc[DIFF, "SST-2 (acc.)"] == "-28.0"
+    assert read_md(out, 4).loc[OURS, "SST-2 (acc.)"] == "63.3 ± 15.3"
+    assert read_md(out, 4).loc[DIFF, "SST-2 (acc.)"] == "-28.0"
     assert "SST-2 3 (1, 2, 3)" in (out / "table4.md").read_text()
     sst2 = json.loads((out / "tables.json").read_text())["table4"]["SST-2"]
     assert sst2["sd"] == pytest.approx(15.2753, abs=1e-4) and sst2["seeds"] == 3
@@ -289,14 +294,106 @@ def test_glue_score_spread_is_over_per_seed_scores(tmp_path):
         },
     )
     # per seed: (50 + 10) / 2 = 30 and (70 + 10) / 2 = 40 -> 35.0 ± 7.1
-    assert read_csv(out, 4).loc[OURS, "GLUE score"] == "35.0 ± 7.1 (2 of 9)"
+    assert read_md(out, 4).loc[OURS, "GLUE score"] == "35.0 ± 7.1 (2 of 9)"
 
 
 def test_a_value_missing_from_a_done_record_is_not_invented(tmp_path):
     out = build(tmp_path, {"mnli": done("mnli", {"accuracy": 0.75})})  # no subsets
-    frame = read_csv(out, 2)
+    frame = read_md(out, 2)
     assert frame.loc[OURS, "MNLI-m"] == "missing" and frame.loc[DIFF, "MNLI-m"] == "–"
     assert "matched subset" in (out / "table2.md").read_text()
+
+
+# --------------------------------------------------------------------------------------------------
+# The CSV (tidy, numeric) and LaTeX (booktabs, $\pm$) forms
+
+CSV_NUMBERS = ["mean", "sd", "paper", "columns_ran", "columns_total"]
+SST2_ACCURACIES = {1: 0.512, 2: 0.634, 3: 0.803}  # seed -> accuracy, a fraction as in a metrics file
+COLA_MCCS = {1: 0.117, 2: 0.208, 3: 0.25}
+
+
+def several_seeds() -> dict[str, dict]:
+    records = {f"sst2.{seed}": done("sst2", {"accuracy": a}, seed=seed) for seed, a in SST2_ACCURACIES.items()}
+    return records | {f"cola.{seed}": done("cola", {"matthews": m}, seed=seed) for seed, m in COLA_MCCS.items()}
+
+
+def test_csv_has_one_numeric_row_per_column_with_mean_and_sd_apart(tmp_path):
+    out = build(tmp_path, several_seeds())
+    for number, table in TABLES.items():
+        frame = pd.read_csv(out / f"table{number}.csv")
+        assert list(frame["column"]) == [c.header for c in table.columns]
+        for name in [*CSV_NUMBERS, "difference", "best_earlier"]:
+            assert frame[name].dtype == np.float64, (number, name)
+        assert frame["seeds"].dtype == np.int64
+        assert list(frame["paper"]) == [c.paper for c in table.columns]
+        assert list(frame["best_earlier"]) == [c.best for c in table.columns]
+    t4 = pd.read_csv(out / "table4.csv").set_index("column")
+    sst2 = 100 * np.array(list(SST2_ACCURACIES.values()))
+    assert t4.loc["SST-2 (acc.)", "mean"] == pytest.approx(sst2.mean(), abs=0.05)
+    assert t4.loc["SST-2 (acc.)", "sd"] == pytest.approx(sst2.std(ddof=1), abs=0.05)
+    assert t4.loc["SST-2 (acc.)", "seeds"] == 3 and t4.loc["SST-2 (acc.)", "status"] == "done"
+    assert t4.loc["SST-2 (acc.)", "difference"] == pytest.approx(round(sst2.mean(), 1) - 91.3, abs=1e-9)
+    glue = [statistics.mean([100 * SST2_ACCURACIES[s], 100 * COLA_MCCS[s]]) for s in SST2_ACCURACIES]
+    assert t4.loc["GLUE score", "mean"] == pytest.approx(statistics.mean(glue), abs=0.05)
+    assert t4.loc["GLUE score", "sd"] == pytest.approx(statistics.stdev(glue), abs=0.05)
+    assert (t4.loc["GLUE score", "columns_ran"], t4.loc["GLUE score", "columns_total"]) == (2, 9)
+    assert np.isnan(t4.loc["GLUE score", "difference"])  # a partial mean is not comparable with the paper's
+    mrpc = t4.loc["MRPC (F1)"]
+    assert np.isnan(mrpc["mean"]) and np.isnan(mrpc["sd"]) and mrpc["seeds"] == 0
+    assert (mrpc["status"], mrpc["reason"]) == ("not run", "no metrics file")
+
+
+def test_latex_uses_pm_booktabs_and_short_cells(tmp_path):
+    metrics = tmp_path / "metrics"
+    write_metrics(metrics / "full", several_seeds())
+    write_metrics(metrics / "ablation" / "no_pretraining", several_seeds())
+    build_tables(metrics / "full", tmp_path / "tables", "sample")
+    build_table5(metrics, tmp_path / "tables", "sample")
+    for number in (2, 3, 4, 5):
+        tex = (tmp_path / "tables" / f"table{number}.tex").read_text()
+        assert "±" not in tex and "–" not in tex and "×" not in tex, number
+        assert all(rule in tex for rule in (r"\toprule", r"\midrule", r"\bottomrule")), number
+        assert r"\begin{adjustbox}{max width=\linewidth}" in tex and r"\small" in tex
+        body = tex.split(r"\midrule")[1].split(r"\bottomrule")[0]
+        for line in body.strip().splitlines():
+            label, *cells = line.removesuffix(r"\\").split(" & ")
+            # a number, its sd in small type, "(k of n)": a page holds Table 5's ten columns of these
+            visible = [re.sub(r"\\[a-z]+|[${}\\,]", "", cell).strip() for cell in cells]
+            assert all(len(cell) <= 20 for cell in visible), (number, visible)
+    table4 = (tmp_path / "tables" / "table4.tex").read_text()
+    assert r"65.0\,{\scriptsize $\pm$\,14.6}" in table4  # SST-2: 51.2, 63.4 and 80.3
+    assert "Best earlier (method): CoLA Single-task BiLSTM+ELMo+Attn;" in table4
+
+
+def test_table5_csv_is_tidy_and_numeric(tmp_path):
+    metrics = tmp_path / "metrics"
+    write_metrics(metrics / "full", several_seeds())
+    without = {seed: a - 0.1 * seed for seed, a in SST2_ACCURACIES.items()}
+    records = {f"sst2.{seed}": done("sst2", {"accuracy": a}, seed=seed) for seed, a in without.items()}
+    write_metrics(metrics / "ablation" / "no_pretraining", records)
+    build_table5(metrics, tmp_path / "tables", "sample")
+    frame = pd.read_csv(tmp_path / "tables" / "table5.csv")
+    assert all(frame[name].dtype == np.float64 for name in CSV_NUMBERS) and frame["seeds"].dtype == np.int64
+    rows = ["full", "no_pretraining", "no_aux_lm", "lstm_aux_lm", "pretraining_gain"]
+    assert list(frame["row"]) == [row for row in rows for _ in TABLE5_COLUMNS]
+    assert list(frame["column"]) == [header for header, _, _ in TABLE5_COLUMNS] * len(rows)
+    cell = frame.set_index(["row", "column"])
+    assert list(cell.loc["lstm_aux_lm", "paper"]) == list(TABLE5_ROWS["LSTM w/ aux LM (1 layer, 2048 units)"])
+    assert cell.loc[("lstm_aux_lm", "SST2"), "status"] == "paper only"
+    assert cell.loc[("full", "SST2"), "paper"] == 91.3 and cell.loc[("no_pretraining", "SST2"), "paper"] == 84.0
+    assert cell.loc[("pretraining_gain", "SST2"), "paper"] == 7.3  # 91.3 - 84.0
+    full, wo = (100 * np.array(list(values.values())) for values in (SST2_ACCURACIES, without))
+    assert cell.loc[("full", "SST2"), "mean"] == pytest.approx(full.mean(), abs=0.05)
+    assert cell.loc[("no_pretraining", "SST2"), "sd"] == pytest.approx(wo.std(ddof=1), abs=0.05)
+    # the gain's sd is that of the per-seed differences: 10, 20 and 30 points
+    assert cell.loc[("pretraining_gain", "SST2"), "sd"] == pytest.approx(10.0, abs=0.05)
+    assert cell.loc[("pretraining_gain", "SST2"), "mean"] == pytest.approx(
+        round(full.mean(), 1) - round(wo.mean(), 1), abs=1e-9
+    )
+    cola_gain = cell.loc[("pretraining_gain", "CoLA")]
+    assert np.isnan(cola_gain["mean"]) and cola_gain["status"] == "not comparable"
+    assert (cell.loc[("full", "Avg"), "columns_ran"], cell.loc[("full", "Avg"), "columns_total"]) == (2, 8)
+    assert cell.loc[("no_aux_lm", "RTE"), "status"] == "not run" and cell.loc[("no_aux_lm", "RTE"), "seeds"] == 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -332,7 +429,7 @@ def test_table5_puts_our_ablations_under_the_papers_rows(tmp_path):
     out = tmp_path / "tables"
     written = build_table5(metrics, out, "sample")
     assert {p.name for p in written} == {"table5.md", "table5.csv", "table5.tex", "table5.json"}
-    frame = pd.read_csv(out / "table5.csv", index_col=0, dtype=str, keep_default_na=False)
+    frame = read_md(out, 5)
     assert list(frame.columns) == [h for h, _, _ in TABLE5_COLUMNS]
     assert list(frame.index[:4]) == list(TABLE5_ROWS)
     assert frame.loc["gpt1 w/ aux LM (full)", "SST2"] == "75.0 ± 7.1"
@@ -387,6 +484,6 @@ def test_table5_gain_on_a_partial_average_when_both_rows_have_the_same_columns(t
         "per_seed": {"1": 15.0, "2": 15.0},
         "columns": "2 of 8",
     }
-    frame = pd.read_csv(tmp_path / "tables" / "table5.csv", index_col=0, dtype=str, keep_default_na=False)
+    frame = read_md(tmp_path / "tables", 5)
     assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "Avg"] == "+15.0 ± 0.0 (2 of 8)"
     assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "CoLA"] == "+10.0 ± 14.1"
