@@ -59,12 +59,16 @@ def fetch(
     sha256: str | None,
     mirror_path: str | None = None,
     check: Callable[[Path], None] | None = None,
+    source: Callable[[], Path] | None = None,
 ) -> Path:
     """Make `dest` hold the file at `url` whose sha256 is `sha256`, and return `dest`.
 
     A `dest` that already matches is reused. With GPT1_DATA_MIRROR set and `mirror_path` given, the file is
     copied from `$GPT1_DATA_MIRROR/<mirror_path>` instead of downloaded. The data goes to `<dest>.part`
     and is renamed onto `dest` only once it is verified: on any failure neither file remains.
+
+    `source`, when given, replaces the download of `url`: called only when `dest` is missing or bad, it
+    returns a local copy of the file (e.g. the one huggingface_hub keeps in its cache), which is copied.
 
     `sha256=None` is for a file whose checksum is not known yet: `check(path)`, which raises on a bad file
     (e.g. one that does not parse), verifies it instead, and the computed sha256 is logged as a warning so
@@ -85,6 +89,10 @@ def fetch(
         if mirror and mirror_path:
             origin = str(Path(mirror) / mirror_path)
             got = _copy_from_mirror(Path(origin), part)
+        elif source:
+            local = source()
+            origin = str(local)
+            got = _copy_file(local, part)
         else:
             origin = url
             got = _download_with_retries(url, part)
@@ -126,6 +134,11 @@ def _copy_from_mirror(source: Path, part: Path) -> str:
             f"add it there, or unset {MIRROR_ENV} to download from the network"
         )
     log.info("copying %s from the mirror", source)
+    return _copy_file(source, part)
+
+
+def _copy_file(source: Path, part: Path) -> str:
+    """Copy a local file to `part`; return its sha256."""
     with open(source, "rb") as src:
         return _copy_hashing(src, part, source.stat().st_size, source.name)
 

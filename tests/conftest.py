@@ -1,4 +1,5 @@
 import ast
+import hashlib
 import http.server
 import json
 import os
@@ -128,6 +129,70 @@ def serve(file_server_url):
 
     add.base, add.hits = file_server_url, FileHandler.hits
     return add
+
+
+class HubHandler(http.server.BaseHTTPRequestHandler):
+    """What huggingface_hub's hf_hub_download asks of the Hugging Face hub: HEAD and GET of
+    /{repo}/resolve/{revision}/{name}, answered with the commit (X-Repo-Commit), the ETag and the size, or a
+    404 whose X-Error-Code says whether the revision or the file is missing. A .safetensors file is
+    redirected to /cdn/{sha256}, its sha256 the X-Linked-Etag, as the hub does with the files it keeps in
+    Git LFS. `files`: (repo, revision, name) -> (body, commit, sha256 named); `hits`: (method, path) counts."""
+
+    files: dict[tuple[str, str, str], tuple[bytes, str, str]] = {}
+    hits: Counter = Counter()
+
+    def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
+        self.answer()
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.answer()
+
+    def answer(self) -> None:
+        self.hits[self.command, self.path] += 1
+        if self.path.startswith("/cdn/"):
+            bodies = [body for body, _, sha256 in self.files.values() if sha256 == self.path.removeprefix("/cdn/")]
+            return self.reply(200, bodies[0]) if bodies else self.reply(404)
+        repo, _, rest = self.path.lstrip("/").partition("/resolve/")
+        revision, _, name = rest.partition("/")
+        if not any(key[:2] == (repo, revision) for key in self.files):
+            return self.reply(404, headers={"X-Error-Code": "RevisionNotFound"})
+        if (repo, revision, name) not in self.files:
+            return self.reply(404, headers={"X-Error-Code": "EntryNotFound"})
+        body, commit, sha256 = self.files[repo, revision, name]
+        if name.endswith(".safetensors"):
+            location = f"http://{self.headers['Host']}/cdn/{sha256}"
+            headers = {"Location": location, "X-Linked-Etag": f'"{sha256}"', "X-Linked-Size": str(len(body))}
+            return self.reply(302, headers=headers | {"X-Repo-Commit": commit})
+        git_blob = hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest()
+        self.reply(200, body, {"X-Repo-Commit": commit, "ETag": f'"{git_blob}"'})
+
+    def reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command == "GET":
+            self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture()
+def hub(tmp_path):
+    """A local Hugging Face hub. hub.add(repo, revision, name, body, commit=revision, sha256=body's) serves a
+    file; hub.env points huggingface_hub at it (HF_ENDPOINT) with a cache of the test's own (HF_HOME), for a
+    fresh interpreter (huggingface_hub reads them when imported); hub.hits counts the requests."""
+    HubHandler.files, HubHandler.hits = {}, Counter()
+
+    def add(repo: str, revision: str, name: str, body: bytes, commit: str | None = None, sha256: str | None = None):
+        HubHandler.files[repo, revision, name] = (body, commit or revision, sha256 or hashlib.sha256(body).hexdigest())
+
+    with http_server(HubHandler) as url:
+        add.base, add.hits = url, HubHandler.hits
+        add.env = {"HF_ENDPOINT": url, "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+        yield add
 
 
 def project_env(cwd) -> dict[str, str]:

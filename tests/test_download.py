@@ -124,6 +124,29 @@ def test_mirror_with_wrong_content_is_rejected(tmp_path, monkeypatch):
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_a_local_source_replaces_the_download_only_when_the_file_is_missing_or_bad(tmp_path):
+    """`source` (e.g. huggingface_hub's cache, gpt1.released.hub_download) instead of the URL."""
+    cached, calls = tmp_path / "cache" / "good.txt", []
+    cached.parent.mkdir()
+    cached.write_bytes(GOOD)
+
+    def source() -> Path:
+        calls.append(cached)
+        return cached
+
+    dest = tmp_path / "out" / "good.txt"
+    for _ in range(2):  # the second finds dest verified: no call
+        assert fetch("http://127.0.0.1:9/good.txt", dest, GOOD_SHA, source=source).read_bytes() == GOOD
+    assert len(calls) == 1
+    dest.write_bytes(b"truncated")
+    fetch("http://127.0.0.1:9/good.txt", dest, GOOD_SHA, source=source)
+    assert dest.read_bytes() == GOOD and len(calls) == 2
+
+    with pytest.raises(DownloadError, match=f"checksum mismatch for {cached}"):
+        fetch("http://127.0.0.1:9/good.txt", tmp_path / "other" / "good.txt", WRONG_SHA, source=source)
+    assert list((tmp_path / "other").iterdir()) == []
+
+
 def starts_with_it(path: Path) -> None:
     """A format check for files without a pinned sha256: raises unless the file looks like GOOD."""
     if not path.read_bytes().startswith(b"It was"):

@@ -1,5 +1,5 @@
 """The released-weights path (runs.init: openai-gpt): Snakemake's DAG without corpus, BPE or pretraining,
-DVC's refusal, the download from a hub at HF_ENDPOINT, the report without pretraining, and a real run."""
+DVC's refusal, the import from a local hub at HF_ENDPOINT, the report without pretraining, and a real run."""
 
 import json
 import os
@@ -60,11 +60,11 @@ def tiny_release(tmp_path_factory):
     return directory
 
 
-def serve_as_hub(serve, release) -> str:
-    """Serve `release`'s files where the hub has them at the pinned revision; return the endpoint."""
+def serve_as_hub(hub, release) -> dict[str, str]:
+    """Serve `release`'s files on the local hub at the pinned revision; return the environment that uses it."""
     for name in ("config.json", "model.safetensors"):
-        serve(f"/{released.HF_REPO}/resolve/{released.HF_REVISION}/{name}", (release / name).read_bytes())
-    return serve.base
+        hub(released.HF_REPO, released.HF_REVISION, name, (release / name).read_bytes())
+    return hub.env
 
 
 @pytest.fixture
@@ -81,18 +81,24 @@ def mirror(tmp_path):
 
 
 def test_import_takes_the_weights_from_hf_endpoint_and_the_tokenizer_from_the_mirror(
-    tiny_release, serve, mirror, tmp_path, monkeypatch
+    tiny_release, hub, mirror, tmp_path
 ):
-    monkeypatch.setenv(released.HF_ENDPOINT_ENV, serve_as_hub(serve, tiny_release))
-    monkeypatch.setenv("GPT1_DATA_MIRROR", str(mirror))  # it lacks the hub's files: those come from HF_ENDPOINT
-    about = released.import_released(tmp_path / "model.pt", tmp_path / "vocab", tmp_path / "download")
+    # the mirror lacks the hub's files: those come from HF_ENDPOINT, read by huggingface_hub in a fresh gpt1
+    env = os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}", "GPT1_DATA_MIRROR": str(mirror), "GPT1_TRACKING": "0"}
+    command = ["gpt1", "import-openai-gpt", "--model", "model.pt", "--vocab-dir", "vocab", "--download-dir", "download"]
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env | serve_as_hub(hub, tiny_release), capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
     saved = torch.load(tmp_path / "model.pt", weights_only=True)
-    assert saved["source"] == about["source"] == "openai-gpt"
+    assert saved["source"] == "openai-gpt"
     assert saved["model_config"]["vocab_size"] == 40478 + 3 and saved["model_config"]["n_layer"] == 2
     assert load_tokenizer(tmp_path / "vocab").vocab_size == saved["model_config"]["vocab_size"]
-    assert sorted(serve.hits) == [
-        f"/{released.HF_REPO}/resolve/{released.HF_REVISION}/{name}" for name in ("config.json", "model.safetensors")
-    ]
+    resolve = f"/{released.HF_REPO}/resolve/{released.HF_REVISION}"
+    assert {path for _, path in hub.hits if path.startswith(resolve)} == {
+        f"{resolve}/config.json",
+        f"{resolve}/model.safetensors",
+    }
 
 
 def test_finetuning_refuses_a_tokenizer_the_checkpoint_has_no_embeddings_for(tmp_path):
@@ -164,13 +170,10 @@ def test_figure2_draws_the_released_weights_zero_shot_score(tmp_path):
 
 
 @pytest.mark.slow
-def test_snakemake_fine_tunes_and_scores_the_released_weights(tiny_release, serve, mirror, tmp_path):
+def test_snakemake_fine_tunes_and_scores_the_released_weights(tiny_release, hub, mirror, tmp_path):
     project = project_copy(tmp_path)
-    env = os.environ | {
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-        "GPT1_DATA_MIRROR": str(mirror),
-        released.HF_ENDPOINT_ENV: serve_as_hub(serve, tiny_release),
-    }
+    env = os.environ | {"PATH": f"{BIN}:{os.environ['PATH']}", "GPT1_DATA_MIRROR": str(mirror)}
+    env |= serve_as_hub(hub, tiny_release)
     targets = ["results/metrics/full/sst2-seed42.json", "results/zero_shot/sst2.json"]
     done = subprocess.run(
         ["snakemake", *targets, "--cores", "2", "--config", "profile=smoke", RELEASED_WEIGHTS_CONFIG],
