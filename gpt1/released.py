@@ -23,9 +23,7 @@ from gpt1.download import MIRROR_ENV, DownloadError, fetch, sha256_file
 from gpt1.weights import HF_PREFIX, N_PARAM_FILES, import_weights
 
 HF_REPO = "openai-community/openai-gpt"
-# A commit of the repository (named `openai-gpt` before 2024), as a snapshot folder of a public Hugging Face
-# cache shows it; whether model.safetensors is already in it could not be checked offline.
-HF_REVISION = "b3ab1942f7090e287d001cec22331dfc2764acf0"
+HF_REVISION = "adacbec1426c790163037629ab537b20464a8f71"  # the hub commit that added model.safetensors
 RELEASE_COMMIT = "a69b5c43b0452462890bca8ff92fb75dee9290cf"  # openai/finetune-transformer-lm, as the mirror's
 _RELEASE_URL = f"https://github.com/openai/finetune-transformer-lm/raw/{RELEASE_COMMIT}/model/{{}}"
 
