@@ -68,7 +68,13 @@ def log_banner(args: argparse.Namespace, argv: list[str]) -> None:
     from gpt1 import __version__
     from gpt1.tracking import git_commit
 
-    log.info("started: gpt1 %s (in %s, process %d on %s)", shlex.join(argv), Path.cwd(), os.getpid(), platform.node())
+    log.info(
+        "started: gpt1 %s (in %s, process %d on %s)",
+        shlex.join(map(str, argv)),
+        Path.cwd(),
+        os.getpid(),
+        platform.node(),
+    )
     parameters = {k: v for k, v in vars(args).items() if k not in ("command", "run")}
     log.info("parameters: %s", ", ".join(f"{k}={v}" for k, v in parameters.items()))
     # every stage tracks with MLflow; torch's version comes with the device, sentencepiece's with the BPE
