@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-WAIT_S = 10.0  # for the copier to finish once the stage is done; a child still holding the pipe keeps it longer
+WAIT_S = 5.0  # for the copier to finish once the stage is done; a child still holding the pipe keeps it longer
 
 _terminal: bool | None = None  # whether stderr was a terminal before it was teed (None: not teed)
 
