@@ -10,7 +10,10 @@ import argparse
 import importlib
 import logging
 import os
+import platform
+import shlex
 import sys
+from importlib import metadata
 from pathlib import Path
 
 log = logging.getLogger("gpt1")
@@ -48,16 +51,35 @@ def build_parser(commands: dict[str, str] = COMMANDS) -> argparse.ArgumentParser
         )
         command.set_defaults(run=module.run)
         module.add_arguments(command)
-        command.add_argument("--log-file", type=Path, help="also write the log to this file")
+        command.add_argument(
+            "--log-file", type=Path, help="also append the whole output (log, warnings, tracebacks) to this file"
+        )
     return parser
 
 
-def setup_logging(log_file: Path | None) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
-    if log_file:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, mode="w"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", handlers=handlers)
+def setup_logging() -> None:
+    """Log lines on stderr (and so in the log file, gpt1.logfile); under torchrun, each names its process."""
+    rank = f"[rank {os.environ['RANK']}] " if int(os.environ.get("WORLD_SIZE", 1)) > 1 else ""
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {rank}%(name)s %(levelname)s %(message)s")
+
+
+def log_banner(args: argparse.Namespace, argv: list[str]) -> None:
+    """What a stage's log starts with: its command, its parameters, the versions it ran with, where."""
+    from gpt1 import __version__
+    from gpt1.tracking import git_commit
+
+    log.info(
+        "started: gpt1 %s (in %s, process %d on %s)",
+        shlex.join(map(str, argv)),
+        Path.cwd(),
+        os.getpid(),
+        platform.node(),
+    )
+    parameters = {k: v for k, v in vars(args).items() if k not in ("command", "run")}
+    log.info("parameters: %s", ", ".join(f"{k}={v}" for k, v in parameters.items()))
+    # every stage tracks with MLflow; torch's version comes with the device, sentencepiece's with the BPE
+    versions = f"gpt1 {__version__} (commit {git_commit()}), python {platform.python_version()}"
+    log.info("versions: %s, mlflow %s", versions, metadata.version("mlflow"))
 
 
 def output_of(args: argparse.Namespace) -> Path | None:
@@ -85,14 +107,27 @@ def run_stage(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from gpt1.download import DownloadError
+    from gpt1.logfile import teed
 
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_file)
-    try:
-        run_stage(args) if args.command in STAGES else args.run(args)
-    except (ValueError, OSError, DownloadError) as error:  # bad input, a missing file, a full disk: one line
-        log.error("%s", error)
-        sys.exit(f"gpt1 {args.command}: {error}")
+    with teed(args.log_file):
+        setup_logging()
+        try:
+            if args.command in STAGES:
+                log_banner(args, argv)
+                run_stage(args)
+            else:
+                args.run(args)
+        except (ValueError, OSError, DownloadError) as error:  # bad input, a missing file, a full disk: one line
+            log.error("%s", error)
+            sys.exit(f"gpt1 {args.command}: {error}")
+        except KeyboardInterrupt:
+            log.error("interrupted")
+            raise
+        except Exception:  # a bug, or an input nothing checks yet: the traceback, in the log file too
+            log.exception("gpt1 %s failed", args.command)
+            sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,14 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def describe(device: torch.device) -> str:
+    """The device for a log: the GPU's name and memory, or the CPU threads torch uses."""
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"{device} ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
+    return f"{device} ({torch.get_num_threads()} threads)" if device.type == "cpu" else str(device)
+
+
 def mixed_precision(device: torch.device):
     """bf16 autocast on CUDA; fp32 on the CPU, where bf16 is emulated and far slower."""
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from tqdm import tqdm
+from gpt1.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def _copy_hashing(src: BinaryIO, part: Path, size: int | None, label: str) -> st
     digest = hashlib.sha256()
     with (
         open(part, "wb") as out,
-        tqdm(total=size, desc=label, unit="B", unit_scale=True, unit_divisor=1024, disable=None, leave=False) as bar,
+        Progress(label, size, unit="B", unit_scale=True, unit_divisor=1024, short=True) as bar,
     ):
         while chunk := src.read(CHUNK_BYTES):
             digest.update(chunk)

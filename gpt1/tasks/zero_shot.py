@@ -11,8 +11,11 @@ fine-tuned on (section 5, "Zero-shot behaviors"):
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,8 +23,11 @@ import torch.nn.functional as F
 
 from gpt1.batching import by_length
 from gpt1.files import load_weights_file
+from gpt1.progress import Progress
 from gpt1.tasks import Example
 from gpt1.tasks.metrics import score
+
+log = logging.getLogger(__name__)
 
 # Each heuristic's metric and the score of guessing (drawn as a dashed line in the figure).
 METRICS = {"cola": "matthews", "sst2": "accuracy", "race": "accuracy"}
@@ -54,6 +60,7 @@ def continuation_logprobs(model, pairs: Sequence[tuple[list[int], list[int]]], n
             raise ValueError("zero-shot scoring needs at least one context and one continuation token")
         rows.append((context, continuation))
     out: list[np.ndarray] = [np.empty(0)] * len(rows)
+    bar = Progress("zero-shot scoring", len(rows), unit="seq", short=True)
     for batch in by_length([len(c) + len(k) for c, k in rows], max(1, LOGITS_TOKENS // n_ctx)):
         width = max(len(rows[i][0]) + len(rows[i][1]) for i in batch)
         idx = torch.zeros(len(batch), width, dtype=torch.long)
@@ -66,6 +73,8 @@ def continuation_logprobs(model, pairs: Sequence[tuple[list[int], list[int]]], n
             predicting = logits[r, len(context) - 1 : len(context) + len(continuation) - 1].float()
             logp = F.log_softmax(predicting, dim=-1).cpu()
             out[i] = logp[torch.arange(len(continuation)), torch.tensor(continuation)].numpy()
+        bar.update(len(batch))
+    bar.close()
     return out
 
 
@@ -146,13 +155,34 @@ def score_snapshots(
     splits = {"evaluate": sample(read_split(task, split, data_dir), max_examples, seed)}
     if task == "cola":
         splits["train"] = sample(read_split(task, "train", data_dir), max_examples, seed)
+    log.info(
+        "zero-shot %s: %s; %d snapshot(s) from %s on the CPU (%d threads), torch %s",
+        task,
+        ", ".join(
+            f"{len(examples)} {split if name == 'evaluate' else 'train'} examples" for name, examples in splits.items()
+        ),
+        len(snapshots),
+        Path(snapshots[0]).parent if snapshots else "-",
+        torch.get_num_threads(),
+        torch.__version__,
+    )
     points = []
-    for path in snapshots:
+    for number, path in enumerate(snapshots, 1):
+        started = time.perf_counter()
         state = load_weights_file(path)
         model = GPT(GPTConfig(**state["model_config"]))
         model.load_state_dict(state["model"])
         result = run_heuristic(task, model, tokenizer.encode, splits, model.config.n_ctx)
         points.append({"step": state["step"], **result})
+        log.info(
+            "snapshot %d of %d (update %s): %s %.4f, %.1f s",
+            number,
+            len(snapshots),
+            state["step"],
+            METRICS[task],
+            result["value"],
+            time.perf_counter() - started,
+        )
         if tracker:
             tracker.log_metrics({f"zero_shot_{task}": result["value"]}, state["step"])
     return {

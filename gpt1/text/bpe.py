@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,16 @@ def train_bpe(
     if text_form not in FORMS:
         raise ValueError(f"text form {text_form!r}: choose one of {', '.join(FORMS)}")
 
+    log.info(
+        "training a %d-piece BPE on %s (%.1f MB; at most %d paragraphs sampled), %d threads, sentencepiece %s",
+        vocab_size,
+        text_file,
+        text_file.stat().st_size / 1e6,
+        max_sentences,
+        os.cpu_count() or 1,
+        spm.__version__,
+    )
+    started = time.perf_counter()
     spm.set_random_generator_seed(seed)
     model_file.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=model_file.parent) as tmp:
@@ -63,7 +74,7 @@ def train_bpe(
                 shuffle_input_sentence=True,
                 max_sentence_length=MAX_SENTENCE_BYTES,
                 num_threads=os.cpu_count() or 1,
-                minloglevel=2,
+                minloglevel=2,  # its errors only: its progress is hundreds of lines, mostly one per byte piece
             )
         except RuntimeError as error:  # "INTERNAL: src/trainer_interface.cc(744) [...] Vocabulary size too high"
             why = str(error).split("] ", 1)[-1].strip() or str(error)
@@ -73,7 +84,13 @@ def train_bpe(
             ) from None
         atomic_write_json(form_file(model_file), {"text_form": text_form})
         os.replace(prefix.with_suffix(".model"), model_file)
-    log.info("trained a %d-piece BPE model on %s -> %s", vocab_size, text_file, model_file)
+    log.info(
+        "trained a %d-piece BPE model on %s in %.1f s -> %s",
+        vocab_size,
+        text_file,
+        time.perf_counter() - started,
+        model_file,
+    )
 
 
 class Tokenizer:

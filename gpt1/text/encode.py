@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from gpt1.files import atomic_write_json
+from gpt1.progress import Progress
 from gpt1.text.bpe import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -23,20 +25,21 @@ def encode_file(tokenizer: Tokenizer, text_file: Path, token_file: Path) -> int:
     if tokenizer.vocab_size > np.iinfo(TOKEN_DTYPE).max + 1:
         raise ValueError(f"bpe.vocab_size: {tokenizer.vocab_size} ids do not fit in {TOKEN_DTYPE.__name__}")
     tmp = token_file.with_name(token_file.name + ".tmp")
-    count = 0
+    count, started = 0, time.perf_counter()
     with (
         open(text_file, encoding="utf-8") as lines,
         open(tmp, "wb") as out,
-        tqdm(desc=f"encode {text_file.name}", unit="tok", unit_scale=True, disable=None) as bar,
+        Progress(f"encode {text_file.name}", text_file.stat().st_size, unit="B", unit_scale=True) as bar,
     ):
         for chunk in chunks(lines, CHUNK_CHARS):
             ids = tokenizer.encode(chunk, normalized=True)  # the corpus stage's text: in its form
             flat = np.fromiter((i for line_ids in ids for i in line_ids), dtype=TOKEN_DTYPE)
             flat.tofile(out)
             count += flat.size
-            bar.update(flat.size)
+            bar.set_postfix(tokens=f"{count:,}")
+            bar.update(sum(len(line.encode()) + 1 for line in chunk))  # the bytes read, newlines included
     os.replace(tmp, token_file)
-    log.info("%s: %d tokens -> %s", text_file, count, token_file)
+    log.info("%s: %s tokens in %.1f s -> %s", text_file, f"{count:,}", time.perf_counter() - started, token_file)
     return count
 
 
@@ -56,6 +59,16 @@ def chunks(lines, size: int):
 def encode_corpus(bpe_model: Path, corpus_dir: Path, out_dir: Path) -> dict:
     """train.txt and val.txt to train.bin and val.bin, plus meta.json describing them."""
     tokenizer = Tokenizer(bpe_model)
+    sizes = ", ".join(
+        f"{split}.txt {(corpus_dir / f'{split}.txt').stat().st_size / 1e6:.1f} MB" for split in ("train", "val")
+    )
+    log.info(
+        "encoding %s with %s (%d pieces, sentencepiece %s)",
+        sizes,
+        bpe_model,
+        tokenizer.vocab_size,
+        version("sentencepiece"),
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {"dtype": np.dtype(TOKEN_DTYPE).name, "vocab_size": tokenizer.vocab_size}
     for split in ("train", "val"):

@@ -17,13 +17,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from gpt1.batching import INFERENCE_BATCH, by_length, training_batches
 from gpt1.config import FinetuneConfig, GPTConfig, Variant
-from gpt1.device import mixed_precision, resolve_device
+from gpt1.device import describe, mixed_precision, resolve_device
 from gpt1.files import load_weights_file
 from gpt1.model import GPT, decay_groups
+from gpt1.progress import Progress
 from gpt1.tasks import Example, Task
 from gpt1.tasks.metrics import score
 from gpt1.tasks.transform import TaskTokens, sequences
@@ -139,22 +139,25 @@ def load_pretrained(weights: Path, device: torch.device, variant_name: str = "fu
 
 
 @torch.inference_mode()
-def predict(model: TaskModel, task: Task, data: list[Encoded], device: torch.device) -> np.ndarray:
+def predict(model: TaskModel, task: Task, data: list[Encoded], device: torch.device, desc: str = "") -> np.ndarray:
     """The model's answer for each example, in `data`'s order: large batches of similar lengths, no LM loss."""
     model.eval()
     preds = np.zeros(len(data), dtype=np.float32 if task.labels is None else np.int64)
     n_seq = len(data[0].seqs)
-    for batch in by_length([ex.width for ex in data], INFERENCE_BATCH // n_seq):
-        idx, extract, _, _ = collate([data[i] for i in batch], device)
-        with mixed_precision(device):
-            preds[batch] = predictions(task, model(idx, extract, n_seq, lm=False)[0])
+    with Progress(desc or f"predict {task.id}", len(data), unit="ex", short=True) as bar:
+        for batch in by_length([ex.width for ex in data], INFERENCE_BATCH // n_seq):
+            idx, extract, _, _ = collate([data[i] for i in batch], device)
+            with mixed_precision(device):
+                preds[batch] = predictions(task, model(idx, extract, n_seq, lm=False)[0])
+            bar.update(len(batch))
     model.train()
     return preds
 
 
-def evaluate(model: TaskModel, task: Task, data: list[Encoded], device: torch.device) -> dict:
+def evaluate(model: TaskModel, task: Task, data: list[Encoded], device: torch.device, split: str = "") -> dict:
     """Metrics on a labelled split, overall and per subset (MNLI matched/mismatched, RACE middle/high)."""
-    preds = predict(model, task, data, device)
+    started = time.perf_counter()
+    preds = predict(model, task, data, device, f"evaluate {task.id} {split}".strip())
     gold = np.array([ex.label for ex in data])
     result = {"n": len(data), "metrics": {m: score(m, gold, preds) for m in task.metrics}}
     subsets = sorted({ex.subset for ex in data} - {""})
@@ -164,6 +167,9 @@ def evaluate(model: TaskModel, task: Task, data: list[Encoded], device: torch.de
             mask = np.array([ex.subset == subset for ex in data])
             metrics = {m: score(m, gold[mask], preds[mask]) for m in task.metrics}
             result["subsets"][subset] = {"n": int(mask.sum()), "metrics": metrics}
+    log.info(
+        "%s %s: %d examples in %.1f s: %s", task.id, split, len(data), time.perf_counter() - started, result["metrics"]
+    )
     return result
 
 
@@ -213,8 +219,23 @@ def finetune(
     first_epoch, curves = checkpoint.resume(work_dir / checkpoint.FILE, key, model, optimizer, device)
 
     step = first_epoch * per_epoch
+    log.info(
+        "%s: %d training examples, evaluated on %s; %d updates (%d epochs of %d), %s; "
+        "pretrained weights %s (variant %s); device %s, torch %s",
+        task.id,
+        len(train_data),
+        ", ".join(f"{split} ({len(data)})" for split, data in eval_data.items()),
+        total,
+        cfg.epochs,
+        per_epoch,
+        f"resuming after epoch {first_epoch}" if first_epoch else "from the start",
+        weights,
+        cfg.variant,
+        describe(device),
+        torch.__version__,
+    )
     widths = [ex.width for ex in train_data]
-    bar = tqdm(total=total, initial=step, desc=f"finetune {task.id}", unit="step", disable=None)
+    bar = Progress(f"finetune {task.id}", total, unit="step", initial=step)
     for epoch in range(first_epoch, cfg.epochs):
         batches = training_batches(widths, cfg.batch_size, np.random.default_rng([cfg.seed, epoch]))
         losses = []
@@ -232,8 +253,8 @@ def finetune(
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-LOG_EVERY:]):.3f}")
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
             if step % LOG_EVERY == 0 or b == len(batches) - 1:  # and at each epoch's end
                 point = {"step": step, "epoch": epoch + 1, "train_loss": float(np.mean(losses[-LOG_EVERY:])), "lr": lr}
                 curves.append(point)
@@ -244,7 +265,7 @@ def finetune(
     bar.close()
 
     # Evaluated once, after training, as the paper reports: no model selection on dev or test.
-    results = {split: evaluate(model, task, data, device) for split, data in eval_data.items()}
+    results = {split: evaluate(model, task, data, device, split) for split, data in eval_data.items()}
     return {
         "results": results,
         "curves": curves,

@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
 
 from gpt1.config import GPTConfig, PretrainConfig
-from gpt1.device import mixed_precision, resolve_device, tune_cpu_allocator
+from gpt1.device import describe, mixed_precision, resolve_device, tune_cpu_allocator
 from gpt1.files import atomic_save, atomic_write_json, atomic_write_text
 from gpt1.model import GPT, perplexity
 from gpt1.params import check_group_rules
+from gpt1.progress import Progress
 from gpt1.text.encode import load_tokens
 from gpt1.training import checkpoint
 from gpt1.training.diverged import check_loss
@@ -185,7 +185,28 @@ def pretrain(
         train_model = torch.nn.parallel.DistributedDataParallel(train_model)
 
     tokens_per_step = cfg.batch_size * model_cfg.n_ctx
-    bar = tqdm(total=steps, initial=start, desc="pretrain", unit="step", disable=not rt.main or None)
+    if rt.main:
+        log.info(
+            "data: %s training and %s validation tokens (vocabulary %d) from %s; %d updates of %d x %d tokens "
+            "(%.2f epochs), %s",
+            f"{len(train_tokens):,}",
+            f"{len(val_tokens):,}",
+            meta["vocab_size"],
+            tokens_dir,
+            steps,
+            cfg.batch_size,
+            model_cfg.n_ctx,
+            steps * tokens_per_step / len(train_tokens),
+            f"resuming after update {start}" if start else "from the start",
+        )
+        log.info(
+            "model: %s parameters; device %s, %d process(es), torch %s",
+            f"{model.num_parameters():,}",
+            describe(rt.device),
+            rt.world,
+            torch.__version__,
+        )
+    bar = Progress("pretrain", steps, unit="step", initial=start, enabled=rt.main)
     clock, timed_steps, window_loss = time.perf_counter(), 0, []
     wall_start, step = time.perf_counter(), start
     if start == 0 and rt.main:
@@ -232,7 +253,7 @@ def pretrain(
                 "grad_norm": grad_norm.item(),
                 "tokens_per_s": timed_steps * tokens_per_step / elapsed,
             }
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{row['tokens_per_s']:.0f}")
             if rt.main and tracker:
                 tracker.log_metrics(row, step)
             history.append({"step": step, **row})
