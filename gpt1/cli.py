@@ -10,10 +10,7 @@ import argparse
 import importlib
 import logging
 import os
-import platform
-import shlex
 import sys
-from importlib import metadata
 from pathlib import Path
 
 log = logging.getLogger("gpt1")
@@ -63,25 +60,6 @@ def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {rank}%(name)s %(levelname)s %(message)s")
 
 
-def log_banner(args: argparse.Namespace, argv: list[str]) -> None:
-    """What a stage's log starts with: its command, its parameters, the versions it ran with, where."""
-    from gpt1 import __version__
-    from gpt1.tracking import git_commit
-
-    log.info(
-        "started: gpt1 %s (in %s, process %d on %s)",
-        shlex.join(map(str, argv)),
-        Path.cwd(),
-        os.getpid(),
-        platform.node(),
-    )
-    parameters = {k: v for k, v in vars(args).items() if k not in ("command", "run")}
-    log.info("parameters: %s", ", ".join(f"{k}={v}" for k, v in parameters.items()))
-    # every stage tracks with MLflow; torch's version comes with the device, sentencepiece's with the BPE
-    versions = f"gpt1 {__version__} (commit {git_commit()}), python {platform.python_version()}"
-    log.info("versions: %s, mlflow %s", versions, metadata.version("mlflow"))
-
-
 def output_of(args: argparse.Namespace) -> Path | None:
     """What a stage writes, for its lock: its output folder, work folder or output file."""
     for name in ("out_dir", "work_dir", "out", "model"):
@@ -107,7 +85,7 @@ def run_stage(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from gpt1.download import DownloadError
-    from gpt1.logfile import teed
+    from gpt1.logfile import log_banner, teed
 
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)

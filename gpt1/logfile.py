@@ -12,7 +12,9 @@ state, as the terminal shows it.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import logging
 import os
 import selectors
 import signal
@@ -20,6 +22,8 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+log = logging.getLogger("gpt1")
 
 WAIT_S = 5.0  # for the copier to finish once the stage is done; a child still holding the pipe keeps it longer
 
@@ -119,6 +123,29 @@ def copy(log_file: str, read_ends: list[int]) -> None:
 def _write(fd: int, data: bytes) -> None:
     while data:
         data = data[os.write(fd, data) :]
+
+
+def log_banner(args: argparse.Namespace, argv: list[str]) -> None:
+    """What a stage's log starts with: its command, its parameters, the versions it ran with, where."""
+    import platform
+    import shlex
+    from importlib import metadata
+
+    from gpt1 import __version__
+    from gpt1.tracking import git_commit
+
+    log.info(
+        "started: gpt1 %s (in %s, process %d on %s)",
+        shlex.join(map(str, argv)),
+        Path.cwd(),
+        os.getpid(),
+        platform.node(),
+    )
+    parameters = {k: v for k, v in vars(args).items() if k not in ("command", "run")}
+    log.info("parameters: %s", ", ".join(f"{k}={v}" for k, v in parameters.items()))
+    # every stage tracks with MLflow; torch's version comes with the device, sentencepiece's with the BPE
+    versions = f"gpt1 {__version__} (commit {git_commit()}), python {platform.python_version()}"
+    log.info("versions: %s, mlflow %s", versions, metadata.version("mlflow"))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ def pretrain_argv(tokens_dir, out_dir, log_file, **changes) -> list[str]:
     model = {k: v for k, v in TINY.to_dict().items() if k != "vocab_size"}
     settings = dataclasses.asdict(tiny_run(**changes))
     flags = cli_flags(model) + " " + cli_flags(settings)
-    return ["gpt1", "pretrain", "--tokens-dir", str(tokens_dir), "--out-dir", str(out_dir), *flags.split()] + [
+    paths = ["--tokens-dir", str(tokens_dir), "--out-dir", str(out_dir), "--metrics", f"{out_dir}/flat.json"]
+    return ["gpt1", "pretrain", *paths, *flags.split()] + [
         "--log-file",
         str(log_file),
     ]

@@ -14,6 +14,7 @@ import pandas as pd
 
 from gpt1.files import atomic_write_json, atomic_write_text
 from gpt1.report.paper import TABLE5_COLUMNS, TABLE5_ROWS, Table
+from gpt1.report.render import ours_latex, to_latex, to_markdown
 from gpt1.report.tables import (
     DASH,
     Measure,
@@ -21,12 +22,9 @@ from gpt1.report.tables import (
     load_records,
     mean_of_columns,
     measure,
-    ours_latex,
     ours_text,
     reason_only,
     rounded,
-    to_latex,
-    to_markdown,
 )
 
 TABLE = Table(5, "Ablations (dev sets)", ())
