@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from gpt1.config import GPTConfig, PretrainConfig
-from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
+from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,9 +30,11 @@ def run(args: argparse.Namespace) -> None:
     params = mlflow_params(args) | {"vocab_size": vocab_size, "world_size": int(os.environ.get("WORLD_SIZE", 1))}
     if int(os.environ.get("RANK", 0)) != 0:  # one MLflow run, the main process's
         os.environ["GPT1_TRACKING"] = "0"
-    with tracking.stage_run("pretrain", params) as run:
+    with tracking.stage_run("pretrain", params, path_tags(args)) as run:
         metrics = pretrain(model_cfg, cfg, args.tokens_dir, args.out_dir, tracker=run, stop_after=args.stop_after)
         if metrics:
             run.log_metrics({f"final_{k}": v for k, v in metrics.items()})
             run.set_tag("checkpoint", str((args.out_dir / "model.pt").resolve()))
             run.log_artifact(args.out_dir / "metrics.json")
+            for curve in sorted(p for p in args.out_dir.rglob("*.csv") if "curve" in str(p.relative_to(args.out_dir))):
+                run.log_artifact(curve)  # curves.csv, or the train and validation curves apart
