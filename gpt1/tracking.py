@@ -11,9 +11,10 @@ Grouping. The runs of one orchestrator invocation share the tag `gpt1.pipeline_r
 - Snakemake: onstart (workflow/rules/common.smk) opens the parent run, `snakemake-<start, UTC>-<pid>`, and
   exports it to the jobs (GPT1_PIPELINE_RUN, GPT1_PARENT_RUN_ID); onsuccess or onerror closes it.
 - DVC has no hooks. It sets DVC_STAGE for each stage's command, so `dvc repro` (or `dvc exp run`) is the
-  nearest ancestor process without it; its start time and pid name the group, `dvc-repro-<start>-<pid>` or
-  `dvc-exp-<DVC_EXP_NAME>-<start>-<pid>`. The first stage creates the parent run; as DVC runs one stage at a
-  time, each stage reopens it and closes it with its own status, so it ends as the invocation's last stage.
+  nearest ancestor process without it; its pid and start time identify the invocation (the parent's tag
+  `gpt1.invocation`). The first stage creates the parent run, `dvc-repro-<start, UTC>-<pid>` or
+  `dvc-exp-<DVC_EXP_NAME>-<start>-<pid>`; as DVC runs one stage at a time, each stage reopens it and closes it
+  with its own status, so it ends as the invocation's last stage did.
 - GPT1_PIPELINE_RUN set by hand groups whatever runs with it (as under DVC); a stage run by hand has no group.
 
 Store. `sqlite:///mlflow.db` in the working directory unless MLFLOW_TRACKING_URI says otherwise (an

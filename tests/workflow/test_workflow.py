@@ -1,11 +1,13 @@
 """The smoke profile through real Snakemake, real DVC and real MLflow, in a copy of the project."""
 
 import json
+import re
 
 import pytest
 import yaml
 
 from conftest import dry_run_jobs, project_copy, run
+from gpt1.tracking import GIT_COMMIT_TAG, PARENT_RUN_TAG, PIPELINE_TAG, SOURCE_NAME_TAG
 from scripts import stage_times
 
 pytestmark = pytest.mark.slow
@@ -69,14 +71,32 @@ def check_outputs_and_tracking(project):
     assert [p["step"] for p in zero_shot["points"]] == [0, 15, 30]
     assert "![Figure 2" in (project / "results" / "summary.md").read_text()
     client, runs = tracked_runs(project)
-    by_stage = {r.data.tags["stage"]: r for r in runs}
+    (parent,) = [r for r in runs if "stage" not in r.data.tags]  # the invocation's, named for it
+    stage_runs = [r for r in runs if r != parent]
+    group = parent.info.run_name
+    assert group.startswith(("snakemake-", "dvc-exp-smoke-")) and parent.data.tags[PIPELINE_TAG] == group
+    assert all(r.data.tags[PIPELINE_TAG] == group for r in stage_runs)
+    assert all(r.data.tags[PARENT_RUN_TAG] == parent.info.run_id for r in stage_runs)
+    by_stage = {r.data.tags["stage"]: r for r in stage_runs}
     assert set(by_stage) == set(STAGES)
-    finetunes = [r for r in runs if r.data.tags["stage"] == "finetune"]
+    names = {r.info.run_name for r in stage_runs}
+    assert {"pretrain", "tables", "zero_shot/sst2", *(f"download_task/{task}" for task in SMOKE_TASKS)} <= names
+    (commit,) = {r.data.tags[GIT_COMMIT_TAG] for r in runs}
+    assert re.fullmatch("[0-9a-f]{40}", commit) and {r.data.tags[SOURCE_NAME_TAG] for r in stage_runs} >= {
+        "gpt1 finetune",
+        "gpt1 pretrain",
+    }
+    finetunes = [r for r in stage_runs if r.data.tags["stage"] == "finetune"]
     expected = [("full", t, s) for t in SMOKE_TASKS for s in SEEDS] + [(v, t, s) for v, t in EXTRA_RUNS for s in SEEDS]
+    assert sorted(r.info.run_name for r in finetunes) == sorted(f"finetune/{t}/{v}/seed{s}" for v, t, s in expected)
     assert sorted((r.data.tags["ablation"], r.data.tags["task"], r.data.tags["seed"]) for r in finetunes) == sorted(
         expected
     )
     assert all(r.data.tags["pretrain_run_id"] == by_stage["pretrain"].info.run_id for r in finetunes)
+    for r in finetunes:  # its metrics record and its curve
+        record = f"{r.data.tags['task']}-seed{r.data.tags['seed']}"
+        assert {a.path for a in client.list_artifacts(r.info.run_id)} == {f"{record}.json", f"{record}.csv"}
+        assert r.data.tags["path.out"].endswith(f"/{record}.json") and "out" not in r.data.params
     summary = by_stage["summary"]
     artifacts = {a.path for a in client.list_artifacts(summary.info.run_id)}
     assert {"summary.md", "table2.md", "table5.tex", "figure2.png"} <= artifacts
@@ -84,6 +104,9 @@ def check_outputs_and_tracking(project):
     assert all(r.info.status == "FINISHED" and r.data.tags["profile"] == "smoke" for r in runs)
     pretrain = by_stage["pretrain"]
     assert pretrain.data.params["n_layer"] == "2"
+    assert pretrain.data.tags["path.out_dir"] == "results/pretrain" and "out_dir" not in pretrain.data.params
+    pretrain_artifacts = {a.path for a in client.list_artifacts(pretrain.info.run_id)}
+    assert "metrics.json" in pretrain_artifacts and any("curve" in name for name in pretrain_artifacts)
     assert [m.step for m in client.get_metric_history(pretrain.info.run_id, "val_ppl")] == [10, 20, 30]
     assert len(client.get_metric_history(pretrain.info.run_id, "train_loss")) == 6
     assert pretrain.data.metrics["final_val_ppl"] > 1
