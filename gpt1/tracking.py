@@ -302,9 +302,8 @@ class PipelineRun(Tracked):
     def __init__(self, orchestrator: str):
         super().__init__(f"{orchestrator}'s parent run")
         start_s = time.time()
-        name = os.environ.get(PIPELINE_ENV) or invocation_name(orchestrator, start_s, os.getpid())
-        self.name = name
-        self._call("open the parent run", self._open, Invocation(name, name, start_s, orchestrator))
+        self.name = os.environ.get(PIPELINE_ENV) or invocation_name(orchestrator, start_s, os.getpid())
+        self._call("open the parent run", self._open, Invocation(self.name, self.name, start_s, orchestrator))
         os.environ[PIPELINE_ENV] = self.name
         os.environ[PARENT_ENV] = self.run_id or ""  # empty: the jobs tag their runs, and create no parent
 
