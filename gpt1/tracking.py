@@ -1,25 +1,44 @@
 """MLflow tracking that can never cost a stage its outputs.
 
-One experiment (`gpt1`), one run per stage invocation, tagged with stage, git commit and the profile's
-name (gpt1.params.profile_label: a label, not a parameter). The
-store is `sqlite:///mlflow.db` in the working directory unless MLFLOW_TRACKING_URI says otherwise.
-Snakemake runs several stages at once: calls to a SQLite store take a file lock beside the database
-(MLflow's first call migrates the schema, which two processes must not do together) and retry while
-the database is busy. A call that still fails is logged as a warning and tracking switches off for the
-rest of the run. A tracking server that cannot be reached is given up on in seconds, with one warning.
+Runs. One experiment (`gpt1`), one run per stage invocation, named for what ran: `finetune/sst2/full/seed42`,
+`download_task/sst2`, `zero_shot/race`, `pretrain`. Params are the stage's hyperparameters and settings; its
+paths are tags (`path.out`, gpt1.stages.common), beside `stage`, `profile` (gpt1.params.profile_label: a label,
+not a parameter), the stage's own tags and MLflow's source tags (command, commit, user), which fill the UI's
+Source, Version and User columns.
+
+Grouping. The runs of one orchestrator invocation share the tag `gpt1.pipeline_run` and are children
+(`mlflow.parentRunId`) of one run of that name, so the UI nests them under it:
+- Snakemake: onstart (workflow/rules/common.smk) opens the parent run, `snakemake-<start, UTC>-<pid>`, and
+  exports it to the jobs (GPT1_PIPELINE_RUN, GPT1_PARENT_RUN_ID); onsuccess or onerror closes it.
+- DVC has no hooks. It sets DVC_STAGE for each stage's command, so `dvc repro` (or `dvc exp run`) is the
+  nearest ancestor process without it; its pid and start time identify the invocation (the parent's tag
+  `gpt1.invocation`). The first stage creates the parent run, `dvc-repro-<start, UTC>-<pid>` or
+  `dvc-exp-<DVC_EXP_NAME>-<start>-<pid>`; as DVC runs one stage at a time, each stage reopens it and closes it
+  with its own status, so it ends as the invocation's last stage did.
+- GPT1_PIPELINE_RUN set by hand groups whatever runs with it (as under DVC); a stage run by hand has no group.
+
+Store. `sqlite:///mlflow.db` in the working directory unless MLFLOW_TRACKING_URI says otherwise (an
+`mlflow server` for many concurrent writers: README). Snakemake runs several stages at once: calls to a SQLite
+store take a file lock beside the database (MLflow's first call migrates the schema, which two processes must
+not do together) and retry while the database is busy. A call that still fails is logged as a warning and
+tracking switches off for the rest of the run. A tracking server that cannot be reached is given up on in
+seconds, with one warning.
 """
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import random
+import re
 import socket
 import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +54,16 @@ HTTP_SETTINGS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
+PIPELINE_TAG = "gpt1.pipeline_run"
+PIPELINE_ENV = "GPT1_PIPELINE_RUN"
+INVOCATION_TAG = "gpt1.invocation"  # the parent's: Invocation.key
+PARENT_ENV = "GPT1_PARENT_RUN_ID"  # set (maybe empty) by an orchestrator that opens and closes the parent itself
+# MLflow's own tag keys (mlflow.utils.mlflow_tags), here so that naming them needs no MLflow import
+PARENT_RUN_TAG = "mlflow.parentRunId"
+SOURCE_NAME_TAG = "mlflow.source.name"
+SOURCE_TYPE_TAG = "mlflow.source.type"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+USER_TAG = "mlflow.user"
 
 
 def tracking_uri() -> str:
@@ -72,29 +101,84 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
-class StageRun:
-    """An MLflow run for one stage invocation; every method is a no-op once tracking has failed."""
+def source_tags(command: str) -> dict[str, str]:
+    """MLflow's standard tags for a run of `command` (no slashes: the UI shows the text after the last one)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = "unknown"
+    return {SOURCE_NAME_TAG: command, SOURCE_TYPE_TAG: "LOCAL", GIT_COMMIT_TAG: git_commit(), USER_TAG: user}
 
-    def __init__(self, stage: str, params: dict[str, Any], tags: dict[str, str] | None = None):
-        self.stage = stage
+
+@dataclass(frozen=True)
+class Invocation:
+    """One run of an orchestrator (or a group set by hand): its stages' runs share a parent run."""
+
+    key: str
+    """The same in each of its stages: what finds the parent run again."""
+    name: str
+    """The parent run's name, and each run's gpt1.pipeline_run tag (the parent's creator's, if they differ)."""
+    start_s: float
+    command: str
+    """The parent run's source (mlflow.source.name)."""
+
+
+def invocation_name(orchestrator: str, start_s: float, pid: int) -> str:
+    return f"{orchestrator}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(start_s))}-{pid}"
+
+
+def exact_start(process) -> str:
+    """When a psutil process started, the same whenever asked: on Linux, its clock ticks after boot (the
+    wall-clock time psutil derives from them moves with the boot time the kernel reports, here by a second)."""
+    stat = Path(f"/proc/{process.pid}/stat")
+    if stat.exists():
+        return stat.read_text().rsplit(")", 1)[1].split()[19]  # field 22, starttime (the name may hold spaces)
+    return f"{process.create_time():.3f}"
+
+
+def dvc_invocation() -> Invocation | None:
+    """The `dvc repro` or `dvc exp run` running this stage: the nearest ancestor process without DVC_STAGE in
+    its environment (DVC sets it for each stage's command). None when not under DVC, or when its process
+    cannot be read."""
+    if "DVC_STAGE" not in os.environ:
+        return None
+    import psutil  # a dependency of DVC's own
+
+    try:
+        dvc = next(p for p in psutil.Process().parents() if "DVC_STAGE" not in p.environ())
+        key, start_s = f"dvc:{dvc.pid}:{exact_start(dvc)}", dvc.create_time()
+    except (StopIteration, psutil.Error, OSError):
+        return None
+    if experiment := os.environ.get("DVC_EXP_NAME"):
+        experiment = re.sub(r"[^\w.-]", "_", experiment)  # a name that needs no quoting in a search filter
+        return Invocation(key, invocation_name(f"dvc-exp-{experiment}", start_s, dvc.pid), start_s, "dvc exp run")
+    return Invocation(key, invocation_name("dvc-repro", start_s, dvc.pid), start_s, "dvc repro")
+
+
+def by_hand(group: str) -> Invocation:
+    """A group named in GPT1_PIPELINE_RUN by hand."""
+    return Invocation(group, group, time.time(), "gpt1")
+
+
+class Tracked:
+    """MLflow calls that retry while a SQLite store is busy and, once one fails, are all no-ops."""
+
+    def __init__(self, what: str):
+        self.what = what  # for the warnings: "finetune run", "snakemake's parent run"
         self.enabled = os.environ.get("GPT1_TRACKING", "1") != "0"
         self.run_id: str | None = None
         self._client = None
         if self.enabled and (why := unreachable(tracking_uri())):
             log.warning(
-                "MLflow: the tracking server %s is unreachable (%s); tracking is off for this %s run",
+                "MLflow: the tracking server %s is unreachable (%s); tracking is off for this %s",
                 tracking_uri(),
                 why,
-                stage,
+                what,
             )
             self.enabled = False
-        if self.enabled:
-            from gpt1.params import profile_label
 
-            all_tags = {"stage": stage, "profile": profile_label(), "git_commit": git_commit(), **(tags or {})}
-            self._call("start the run", self._start, params, all_tags)
-
-    def _start(self, params: dict[str, Any], tags: dict[str, str]) -> None:
+    def _connect(self) -> str:
+        """The experiment's id, created if need be (the first call of a run, under _call's lock)."""
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         for name, value in HTTP_SETTINGS.items():
             os.environ.setdefault(name, value)
@@ -102,12 +186,7 @@ class StageRun:
 
         self._client = MlflowClient(tracking_uri())
         experiment = self._client.get_experiment_by_name(EXPERIMENT)
-        experiment_id = experiment.experiment_id if experiment else self._client.create_experiment(EXPERIMENT)
-        run = self._client.create_run(experiment_id, run_name=f"{self.stage}-{tags['profile']}", tags=tags)
-        self.run_id = run.info.run_id
-        from mlflow.entities import Param
-
-        self._client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+        return experiment.experiment_id if experiment else self._client.create_experiment(EXPERIMENT)
 
     def _call(self, what: str, fn: Callable, *args: Any) -> None:
         if not self.enabled:
@@ -123,9 +202,55 @@ class StageRun:
                 if locked and time.monotonic() < deadline:
                     time.sleep(random.uniform(0.2, 1.0))
                     continue
-                log.warning("MLflow: could not %s (%s); tracking is off for this %s run", what, error, self.stage)
+                log.warning("MLflow: could not %s (%s); tracking is off for this %s", what, error, self.what)
                 self.enabled = False
                 return
+
+    def _open_parent(self, experiment_id: str, invocation: Invocation) -> tuple[str, str]:
+        """The invocation's parent run, created or reopened (RUNNING): its id and name."""
+        found = self._client.search_runs([experiment_id], f"tags.{INVOCATION_TAG} = '{invocation.key}'", max_results=1)
+        if found:
+            self._client.update_run(found[0].info.run_id, status="RUNNING")
+            return found[0].info.run_id, found[0].data.tags[PIPELINE_TAG]
+        from gpt1.params import profile_label
+
+        tags = {PIPELINE_TAG: invocation.name, INVOCATION_TAG: invocation.key, "profile": profile_label()}
+        tags |= source_tags(invocation.command)
+        run = self._client.create_run(experiment_id, int(invocation.start_s * 1000), tags, invocation.name)
+        return run.info.run_id, invocation.name
+
+
+class StageRun(Tracked):
+    """An MLflow run for one stage invocation, in its orchestrator's group; every method is a no-op once
+    tracking has failed."""
+
+    def __init__(self, stage: str, params: dict[str, Any], tags: dict[str, str] | None = None, name: str | None = None):
+        super().__init__(f"{stage} run")
+        self.stage = stage
+        self.parent_id: str | None = None
+        self._closes_parent = False  # under DVC (or a hand-set group): this stage reopens and closes its parent
+        if self.enabled:
+            from gpt1.params import profile_label
+
+            all_tags = {"stage": stage, "profile": profile_label(), **source_tags(f"gpt1 {stage}"), **(tags or {})}
+            self._call("start the run", self._start, name or stage, params, all_tags)
+
+    def _start(self, name: str, params: dict[str, Any], tags: dict[str, str]) -> None:
+        experiment_id = self._connect()
+        group = os.environ.get(PIPELINE_ENV)
+        if PARENT_ENV in os.environ:  # Snakemake's, opened by its onstart (empty when that failed)
+            self.parent_id = os.environ[PARENT_ENV] or None
+        elif invocation := (by_hand(group) if group else dvc_invocation()):
+            self.parent_id, group = self._open_parent(experiment_id, invocation)
+            self._closes_parent = True
+        if group:
+            tags[PIPELINE_TAG] = group
+        if self.parent_id:
+            tags[PARENT_RUN_TAG] = self.parent_id
+        self.run_id = self._client.create_run(experiment_id, tags=tags, run_name=name).info.run_id
+        from mlflow.entities import Param
+
+        self._client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         def send() -> None:
@@ -144,13 +269,21 @@ class StageRun:
         self._call("log an artifact", lambda: self._client.log_artifact(self.run_id, str(path)))
 
     def finish(self, status: str = "FINISHED") -> None:
-        self._call("end the run", lambda: self._client.set_terminated(self.run_id, status))
+        def end() -> None:
+            self._client.set_terminated(self.run_id, status)
+            if self._closes_parent:
+                self._client.set_terminated(self.parent_id, status)
+
+        self._call("end the run", end)
 
 
 @contextmanager
-def stage_run(stage: str, params: dict[str, Any], tags: dict[str, str] | None = None) -> Iterator[StageRun]:
-    """A StageRun that ends FINISHED, FAILED or KILLED with the stage."""
-    run = StageRun(stage, params, tags)
+def stage_run(
+    stage: str, params: dict[str, Any], tags: dict[str, str] | None = None, name: str | None = None
+) -> Iterator[StageRun]:
+    """A StageRun named `name` (the stage's name by default) that ends FINISHED, FAILED or KILLED with the
+    stage."""
+    run = StageRun(stage, params, tags, name)
     try:
         yield run
     except KeyboardInterrupt:
@@ -160,3 +293,37 @@ def stage_run(stage: str, params: dict[str, Any], tags: dict[str, str] | None = 
         run.finish("FAILED")
         raise
     run.finish()
+
+
+class PipelineRun(Tracked):
+    """The parent run of an orchestrator's invocation, for one with hooks (Snakemake): opened at its start,
+    exported to its jobs' environment, closed at its end."""
+
+    def __init__(self, orchestrator: str):
+        super().__init__(f"{orchestrator}'s parent run")
+        start_s = time.time()
+        self.name = os.environ.get(PIPELINE_ENV) or invocation_name(orchestrator, start_s, os.getpid())
+        self._call("open the parent run", self._open, Invocation(self.name, self.name, start_s, orchestrator))
+        os.environ[PIPELINE_ENV] = self.name
+        os.environ[PARENT_ENV] = self.run_id or ""  # empty: the jobs tag their runs, and create no parent
+
+    def _open(self, invocation: Invocation) -> None:
+        self.run_id, self.name = self._open_parent(self._connect(), invocation)
+
+    def finish(self, status: str) -> None:
+        if self.run_id:
+            self._call("close the parent run", lambda: self._client.set_terminated(self.run_id, status))
+
+
+_pipeline: list[PipelineRun] = []
+
+
+def open_pipeline_run(orchestrator: str) -> None:
+    """Snakemake's onstart: open this invocation's parent run and export it to the jobs."""
+    _pipeline.append(PipelineRun(orchestrator))
+
+
+def close_pipeline_run(status: str) -> None:
+    """Snakemake's onsuccess (FINISHED) or onerror (FAILED)."""
+    while _pipeline:
+        _pipeline.pop().finish(status)

@@ -1,9 +1,11 @@
-"""What the stages' command lines share: a parameter group as required flags, and the flags as MLflow params."""
+"""What the stages' command lines share: a parameter group as required flags, and the flags as MLflow params
+(hyperparameters and settings) and tags (paths)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 FIELD_TYPES = {"int": int, "float": float, "str": str}
 
@@ -35,6 +37,16 @@ def config_from_args(cls: type, args: argparse.Namespace, **per_run):
     return cls(**values, **per_run)
 
 
-def mlflow_params(args: argparse.Namespace) -> dict:
-    """The flags a stage ran with, as MLflow params (the CLI's own bookkeeping left out)."""
+def flags(args: argparse.Namespace) -> dict:
+    """The flags a stage ran with (the CLI's own bookkeeping left out)."""
     return {k: v for k, v in vars(args).items() if k not in ("command", "run", "log_file") and v is not None}
+
+
+def mlflow_params(args: argparse.Namespace) -> dict:
+    """The flags that are not paths, as MLflow params: what the compare view lines up."""
+    return {k: v for k, v in flags(args).items() if not isinstance(v, Path)}
+
+
+def path_tags(args: argparse.Namespace) -> dict[str, str]:
+    """The path flags as MLflow tags, `path.<flag>`: where a run read and wrote, out of the compare view."""
+    return {f"path.{k}": str(v) for k, v in flags(args).items() if isinstance(v, Path)}

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from gpt1.config import CorpusConfig
-from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
+from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> None:
     cfg = config_from_args(CorpusConfig, args)
     local_dir = None if cfg.source in corpus.CORPORA else Path(cfg.source)
     name = "local" if local_dir else cfg.source
-    with tracking.stage_run("download_corpus", mlflow_params(args)) as run:
+    with tracking.stage_run("download_corpus", mlflow_params(args), path_tags(args)) as run:
         summary = corpus.prepare_corpus(name, args.out_dir, cfg.val_fraction, cfg.seed, local_dir=local_dir)
         run.log_metrics(
             {

@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from gpt1.stages.common import mlflow_params
+from gpt1.stages.common import mlflow_params, path_tags
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> None:
 
     data_dir = args.out_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    with tracking.stage_run("download_task", mlflow_params(args), tags={"task": args.task}) as run:
+    tags = path_tags(args) | {"task": args.task}
+    with tracking.stage_run("download_task", mlflow_params(args), tags, name=f"download_task/{args.task}") as run:
         try:
             folder = tasks.download_task(args.task, data_dir)
             status = {

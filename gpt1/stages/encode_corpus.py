@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gpt1.stages.common import mlflow_params
+from gpt1.stages.common import mlflow_params, path_tags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +18,6 @@ def run(args: argparse.Namespace) -> None:
     from gpt1 import tracking
     from gpt1.text import encode
 
-    with tracking.stage_run("encode_corpus", mlflow_params(args)) as run:
+    with tracking.stage_run("encode_corpus", mlflow_params(args), path_tags(args)) as run:
         meta = encode.encode_corpus(args.bpe_model, args.corpus_dir, args.out_dir)
         run.log_metrics({k: v for k, v in meta.items() if isinstance(v, int)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gpt1.stages.common import mlflow_params
+from gpt1.stages.common import mlflow_params, path_tags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> None:
     from gpt1.report import flat
     from gpt1.report.figure2 import build_figure2
 
-    with tracking.stage_run("figure2", mlflow_params(args)) as run:
+    with tracking.stage_run("figure2", mlflow_params(args), path_tags(args)) as run:
         for path in build_figure2(args.metrics_dir, args.zero_shot_dir, args.out_dir, profile_label()):
             run.log_artifact(path)
         data = json.loads((args.out_dir / "figure2.json").read_text())

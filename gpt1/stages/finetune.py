@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpt1.config import FinetuneConfig
-from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
+from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags
 from gpt1.text.tokenizers import TOKENIZER_HELP
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,12 @@ def run(args: argparse.Namespace) -> None:
         return not_run(args.task, str(why), args.out, cfg, args.curves)
     from gpt1 import tracking
 
-    tags = {"task": args.task, "seed": str(cfg.seed), "ablation": cfg.variant}  # full, no_pretraining, ...
-    with tracking.stage_run("finetune", mlflow_params(args), tags=tags) as run:
+    tags = path_tags(args) | {"task": args.task, "seed": str(cfg.seed), "ablation": cfg.variant}  # full, ...
+    name = f"finetune/{args.task}/{cfg.variant}/seed{cfg.seed}"
+    with tracking.stage_run("finetune", mlflow_params(args), tags, name) as run:
         fine_tune(args.task, data, args.checkpoint, args.tokenizer, cfg, args.out, args.work_dir, run, args.curves)
+        run.log_artifact(args.out)
+        run.log_artifact(args.curves)
 
 
 def run_task(

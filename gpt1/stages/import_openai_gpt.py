@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gpt1.stages.common import mlflow_params
+from gpt1.stages.common import mlflow_params, path_tags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> None:
     from gpt1 import tracking
     from gpt1.released import import_released
 
-    with tracking.stage_run("import_openai_gpt", mlflow_params(args)) as run:
+    with tracking.stage_run("import_openai_gpt", mlflow_params(args), path_tags(args)) as run:
         about = import_released(args.model, args.vocab_dir, args.download_dir, args.format, args.seed)
         run.log_metrics({"parameters": about["parameters"]})
         run.set_tag("checkpoint", str(args.model.resolve()))

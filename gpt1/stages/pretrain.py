@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from gpt1.config import GPTConfig, PretrainConfig
-from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
+from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> None:
 
     from gpt1 import tracking
     from gpt1.report import flat
-    from gpt1.training.pretrain import pretrain
+    from gpt1.training.pretrain import CURVES, pretrain
 
     cfg = config_from_args(PretrainConfig, args)
     vocab_size = json.loads((args.tokens_dir / "meta.json").read_text())["vocab_size"]
@@ -32,10 +32,12 @@ def run(args: argparse.Namespace) -> None:
     params = mlflow_params(args) | {"vocab_size": vocab_size, "world_size": int(os.environ.get("WORLD_SIZE", 1))}
     if int(os.environ.get("RANK", 0)) != 0:  # one MLflow run, the main process's
         os.environ["GPT1_TRACKING"] = "0"
-    with tracking.stage_run("pretrain", params) as run:
+    with tracking.stage_run("pretrain", params, path_tags(args)) as run:
         metrics = pretrain(model_cfg, cfg, args.tokens_dir, args.out_dir, tracker=run, stop_after=args.stop_after)
         if metrics:
             run.log_metrics({f"final_{k}": v for k, v in metrics.items()})
             run.set_tag("checkpoint", str((args.out_dir / "model.pt").resolve()))
             run.log_artifact(args.out_dir / "metrics.json")
-            flat.write(args.metrics, flat.from_pretraining(metrics))
+            for curve in CURVES:
+                run.log_artifact(args.out_dir / curve)
+            run.log_artifact(flat.write(args.metrics, flat.from_pretraining(metrics)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gpt1.stages.common import mlflow_params
+from gpt1.stages.common import mlflow_params, path_tags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> None:
     from gpt1.params import profile_label
     from gpt1.report.summary import build_summary, headline_metrics
 
-    with tracking.stage_run("summary", mlflow_params(args)) as run:
+    with tracking.stage_run("summary", mlflow_params(args), path_tags(args)) as run:
         build_summary(args.results_dir, args.out, profile_label(), tracking.git_commit())
         run.log_metrics(headline_metrics(args.results_dir))
         for path in [

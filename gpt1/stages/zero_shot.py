@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from gpt1.config import ZeroShotConfig
-from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params
+from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags
 from gpt1.text.tokenizers import TOKENIZER_HELP
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> None:
     from gpt1.tasks.zero_shot import score_snapshots
     from gpt1.text.tokenizers import load_tokenizer
 
-    with tracking.stage_run("zero_shot", mlflow_params(args), tags={"task": args.task}) as run:
+    tags = path_tags(args) | {"task": args.task}
+    with tracking.stage_run("zero_shot", mlflow_params(args), tags, name=f"zero_shot/{args.task}") as run:
         record = score_snapshots(
             args.task,
             args.task_dir / "data",
@@ -60,4 +61,5 @@ def run(args: argparse.Namespace) -> None:
             cfg.seed,
             run,
         )
-    atomic_write_json(args.out, record)
+        atomic_write_json(args.out, record)
+        run.log_artifact(args.out)

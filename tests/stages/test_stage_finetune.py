@@ -1,14 +1,18 @@
-"""The finetune stage on hand-written fixtures: metrics files, "not run" records, resume."""
+"""The finetune stage on hand-written fixtures: metrics files, "not run" records, resume, its MLflow run."""
 
+import getpass
 import json
 import shlex
 import shutil
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import FIXTURES, heavy_imports
+from conftest import FIXTURES, heavy_imports, run
+from gpt1 import tracking
+from gpt1.cli import build_parser
 from gpt1.config import FinetuneConfig, GPTConfig
 from gpt1.model import GPT
 from gpt1.params import cli_flags
@@ -179,6 +183,63 @@ def test_the_no_pretraining_twin_differs_only_in_its_variant_and_weights(pretrai
     assert full["n_train"] == twin["n_train"] > 0 and full["updates"] == twin["updates"]
     assert [(p["step"], p["lr"]) for p in full["curves"]] == [(p["step"], p["lr"]) for p in twin["curves"]]
     assert full["curves"][0]["train_loss"] != twin["curves"][0]["train_loss"]  # other weights from the start
+
+
+def finetune_argv(task_dir, variant: str, seed: int, out_dir, cfg: FinetuneConfig, checkpoint, tokenizer) -> list[str]:
+    """`gpt1 finetune`'s command line, as the orchestrators write it (`cfg`'s params.yaml keys as flags)."""
+    flags = cli_flags({k: v for k, v in asdict(cfg).items() if k not in FinetuneConfig.NOT_PARAMS})
+    return [
+        "finetune",
+        *("--task", task_dir.name, "--seed", str(seed), "--variant", variant, "--task-dir", str(task_dir)),
+        *("--checkpoint", str(checkpoint), "--tokenizer", str(tokenizer)),
+        *("--out", str(out_dir / f"{task_dir.name}-seed{seed}.json")),
+        *("--curves", str(out_dir / f"{task_dir.name}-seed{seed}.csv")),
+        *("--work-dir", str(out_dir / "work"), *shlex.split(flags)),
+    ]
+
+
+@pytest.mark.parametrize(("variant", "seed"), [("full", 42), ("layers1", 43)])
+def test_the_mlflow_run_is_named_for_what_ran_and_keeps_the_record_and_curve(
+    variant, seed, pretrained, tmp_path, monkeypatch
+):
+    """A fine-tuning run in a real MLflow store: named task/variant/seed; hyperparameters and settings as
+    params, paths as tags; MLflow's source tags (command, the working directory's commit, user); the metrics
+    record and the curve as artifacts. Run by hand, it belongs to no group."""
+    monkeypatch.chdir(tmp_path)  # a git repository of its own, and MLflow's artifacts in ./mlruns
+    run(["git", "init", "-q"], tmp_path)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "start"], tmp_path)
+    commit = run(["git", "rev-parse", "HEAD"], tmp_path).stdout.strip()
+    task_dir = tmp_path / "tasks" / "sst2"
+    task_dir.mkdir(parents=True)
+    (task_dir / "data").symlink_to(SMOKE_TASKS)
+    (task_dir / "status.json").write_text(json.dumps(status("sst2")))
+    cfg = FinetuneConfig(lr=1e-3, batch_size=4, epochs=1, min_train_examples=2)
+    out_dir = tmp_path / "results"
+    args = build_parser().parse_args(
+        finetune_argv(task_dir, variant, seed, out_dir, cfg, pretrained / "model.pt", pretrained / "bpe.model")
+    )
+    args.run(args)
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking.tracking_uri())
+    (mlflow_run,) = client.search_runs([client.get_experiment_by_name(tracking.EXPERIMENT).experiment_id])
+    assert mlflow_run.info.run_name == f"finetune/sst2/{variant}/seed{seed}"
+    params, tags = mlflow_run.data.params, mlflow_run.data.tags
+    assert (params["task"], params["variant"], params["seed"], params["lr"]) == ("sst2", variant, str(seed), "0.001")
+    assert set(params) == {"task", "variant", "seed"} | {k for k in asdict(cfg) if k not in cfg.NOT_PARAMS}
+    assert tags["path.out"] == str(out_dir / f"sst2-seed{seed}.json")
+    assert tags["path.checkpoint"] == str(pretrained / "model.pt") and tags["path.task_dir"] == str(task_dir)
+    assert (tags["task"], tags["seed"], tags["ablation"], tags["profile"]) == ("sst2", str(seed), variant, "smoke")
+    assert tags[tracking.SOURCE_NAME_TAG] == "gpt1 finetune" and tags[tracking.SOURCE_TYPE_TAG] == "LOCAL"
+    assert tags[tracking.GIT_COMMIT_TAG] == commit and tags[tracking.USER_TAG] == getpass.getuser()
+    assert tracking.PIPELINE_TAG not in tags and tracking.PARENT_RUN_TAG not in tags
+    artifacts = {a.path for a in client.list_artifacts(mlflow_run.info.run_id)}
+    assert artifacts == {f"sst2-seed{seed}.json", f"sst2-seed{seed}.csv"}
+    for name in artifacts:
+        logged = client.download_artifacts(mlflow_run.info.run_id, name, str(tmp_path))
+        assert Path(logged).read_bytes() == (out_dir / name).read_bytes()
+    assert json.loads((out_dir / f"sst2-seed{seed}.json").read_text())["status"] == "done"
 
 
 def test_a_task_without_data_is_recorded_without_torch_or_mlflow(tmp_path):

@@ -1,12 +1,15 @@
 """The smoke profile through real Snakemake, real DVC and real MLflow, in a copy of the project."""
 
 import json
+import re
 import zipfile
 
+import pandas as pd
 import pytest
 import yaml
 
 from conftest import dry_run_jobs, project_copy, run
+from gpt1.tracking import GIT_COMMIT_TAG, PARENT_RUN_TAG, PIPELINE_TAG, SOURCE_NAME_TAG
 from scripts import stage_times
 
 pytestmark = pytest.mark.slow
@@ -69,20 +72,40 @@ def check_outputs_and_tracking(project):
             assert record["status"] == "done" and record["metrics"] and record["seed"] == int(seed), task
     table4 = (project / "results" / "tables" / "table4.md").read_text()
     assert "SST-2" in table4 and " ± " in table4 and "SST-2 2 (42, 43)" in table4
-    table5 = (project / "results" / "tables" / "table5.csv").read_text()
-    assert "gpt1 w/o pre-training" in table5 and " ± " in table5
+    table5 = pd.read_csv(project / "results" / "tables" / "table5.csv").set_index(["row", "column"])
+    sst2 = table5.loc[("no_pretraining", "SST2")]
+    assert sst2["status"] == "done" and sst2["seeds"] == 2 and sst2["sd"] >= 0
+    assert "gpt1 w/o pre-training" in (project / "results" / "tables" / "table5.md").read_text()
     zero_shot = json.loads((project / "results" / "zero_shot" / "sst2.json").read_text())
     assert [p["step"] for p in zero_shot["points"]] == [0, 15, 30]
     assert "![Figure 2" in (project / "results" / "summary.md").read_text()
     client, runs = tracked_runs(project)
-    by_stage = {r.data.tags["stage"]: r for r in runs}
+    (parent,) = [r for r in runs if "stage" not in r.data.tags]  # the invocation's, named for it
+    stage_runs = [r for r in runs if r != parent]
+    group = parent.info.run_name
+    assert group.startswith(("snakemake-", "dvc-exp-smoke-")) and parent.data.tags[PIPELINE_TAG] == group
+    assert all(r.data.tags[PIPELINE_TAG] == group for r in stage_runs)
+    assert all(r.data.tags[PARENT_RUN_TAG] == parent.info.run_id for r in stage_runs)
+    by_stage = {r.data.tags["stage"]: r for r in stage_runs}
     assert set(by_stage) == set(STAGES)
-    finetunes = [r for r in runs if r.data.tags["stage"] == "finetune"]
+    names = {r.info.run_name for r in stage_runs}
+    assert {"pretrain", "tables", "zero_shot/sst2", *(f"download_task/{task}" for task in SMOKE_TASKS)} <= names
+    (commit,) = {r.data.tags[GIT_COMMIT_TAG] for r in runs}
+    assert re.fullmatch("[0-9a-f]{40}", commit) and {r.data.tags[SOURCE_NAME_TAG] for r in stage_runs} >= {
+        "gpt1 finetune",
+        "gpt1 pretrain",
+    }
+    finetunes = [r for r in stage_runs if r.data.tags["stage"] == "finetune"]
     expected = [("full", t, s) for t in SMOKE_TASKS for s in SEEDS] + [(v, t, s) for v, t in EXTRA_RUNS for s in SEEDS]
+    assert sorted(r.info.run_name for r in finetunes) == sorted(f"finetune/{t}/{v}/seed{s}" for v, t, s in expected)
     assert sorted((r.data.tags["ablation"], r.data.tags["task"], r.data.tags["seed"]) for r in finetunes) == sorted(
         expected
     )
     assert all(r.data.tags["pretrain_run_id"] == by_stage["pretrain"].info.run_id for r in finetunes)
+    for r in finetunes:  # its metrics record and its curve
+        record = f"{r.data.tags['task']}-seed{r.data.tags['seed']}"
+        assert {a.path for a in client.list_artifacts(r.info.run_id)} == {f"{record}.json", f"{record}.csv"}
+        assert r.data.tags["path.out"].endswith(f"/{record}.json") and "out" not in r.data.params
     summary = by_stage["summary"]
     artifacts = {a.path for a in client.list_artifacts(summary.info.run_id)}
     assert {"summary.md", "table2.md", "table5.tex", "figure2.png"} <= artifacts
@@ -90,6 +113,9 @@ def check_outputs_and_tracking(project):
     assert all(r.info.status == "FINISHED" and r.data.tags["profile"] == "smoke" for r in runs)
     pretrain = by_stage["pretrain"]
     assert pretrain.data.params["n_layer"] == "2"
+    assert pretrain.data.tags["path.out_dir"] == "results/pretrain" and "out_dir" not in pretrain.data.params
+    pretrain_artifacts = {a.path for a in client.list_artifacts(pretrain.info.run_id)}
+    assert pretrain_artifacts == {"metrics.json", "train_curve.csv", "val_curve.csv", "pretrain.json"}
     assert [m.step for m in client.get_metric_history(pretrain.info.run_id, "val_ppl")] == [10, 20, 30]
     assert len(client.get_metric_history(pretrain.info.run_id, "train_loss")) == 6
     assert pretrain.data.metrics["final_val_ppl"] > 1

@@ -4,6 +4,7 @@ import os
 from contextlib import ExitStack
 from pathlib import Path
 
+from gpt1 import tracking
 from gpt1.files import exclusive
 from gpt1.params import PROFILE_ENV, cli_flags, resolve, validate
 
@@ -17,8 +18,18 @@ os.environ[PROFILE_ENV] = config["profile"]  # a label for MLflow and the tables
 RESULTS_LOCK = ExitStack()
 
 
+# Also when jobs are about to run: the MLflow run that their runs nest under (gpt1.tracking), closed at the end.
 onstart:
     RESULTS_LOCK.enter_context(exclusive(Path("results")))
+    tracking.open_pipeline_run("snakemake")
+
+
+onsuccess:
+    tracking.close_pipeline_run("FINISHED")
+
+
+onerror:
+    tracking.close_pipeline_run("FAILED")
 
 
 def code(*paths):
