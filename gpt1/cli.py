@@ -79,7 +79,7 @@ def run_stage(args: argparse.Namespace) -> None:
     output = output_of(args)
     if output is None or int(os.environ.get("RANK", 0)) != 0:  # torchrun's rank 0 holds the lock for all
         return args.run(args)
-    with exclusive(output):
+    with exclusive(output, args.command):  # tables and table5 both write into results/tables
         args.run(args)
 
 

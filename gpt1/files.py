@@ -41,10 +41,11 @@ class Busy(ValueError):
 
 
 @contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Hold `path`'s lock (a hidden file beside it, released when the process ends, also by kill -9), or raise
-    Busy naming the process that holds it: two runs never write one output at once."""
-    lock_path = path.parent / f".{path.name}.lock"
+def exclusive(path: Path, writer: str = "") -> Iterator[None]:
+    """Hold `path`'s lock for `writer` (a hidden file beside it, released when the process ends, also by
+    kill -9), or raise Busy naming the process that holds it: two runs never write one output at once. Two
+    writers (two stages writing their own files into one folder) have locks of their own."""
+    lock_path = path.parent / (f".{path.name}.{writer}.lock" if writer else f".{path.name}.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+") as lock:
         try:

@@ -65,7 +65,7 @@ def test_a_second_run_on_the_same_output_is_refused_naming_the_first(tmp_path, c
         *("--clf_dropout", "0.1", "--weight_decay", "0.01", "--grad_clip", "1", "--max_train_examples", "0"),
         *("--min_train_examples", "1", "--device", "cpu"),
     ]
-    with exclusive(work_dir), pytest.raises(SystemExit) as exit_:  # the first run, still going
+    with exclusive(work_dir, "finetune"), pytest.raises(SystemExit) as exit_:  # the first run, still going
         cli.main(argv)
     message = str(exit_.value.code)
     assert message == (
@@ -73,8 +73,16 @@ def test_a_second_run_on_the_same_output_is_refused_naming_the_first(tmp_path, c
         "wait for that run to end or stop it"
     )
     assert not (tmp_path / "out.json").exists()
-    with exclusive(work_dir):  # released when the first run ends
+    with exclusive(work_dir, "finetune"):  # released when the first run ends
         pass
+
+
+def test_two_stages_writing_into_one_folder_run_side_by_side(tmp_path):
+    """tables and table5 both write their own files into results/tables: Snakemake starts them together."""
+    tables = tmp_path / "tables"
+    with exclusive(tables, "tables"), exclusive(tables, "table5"):
+        with pytest.raises(Busy, match="another run"), exclusive(tables, "table5"):
+            pass
 
 
 def test_a_lock_is_released_when_its_holder_is_killed(tmp_path):
