@@ -80,9 +80,10 @@ def test_a_second_run_on_the_same_output_is_refused_naming_the_first(tmp_path, c
 def test_two_stages_writing_into_one_folder_run_side_by_side(tmp_path):
     """tables and table5 both write their own files into results/tables: Snakemake starts them together."""
     tables = tmp_path / "tables"
-    with exclusive(tables, "tables"), exclusive(tables, "table5"):
-        with pytest.raises(Busy, match="another run"), exclusive(tables, "table5"):
-            pass
+    with exclusive(tables, "tables"), exclusive(tables, "table5"):  # both held at once
+        pass
+    with exclusive(tables, "table5"), pytest.raises(Busy, match="another run"), exclusive(tables, "table5"):
+        pass
 
 
 def test_a_lock_is_released_when_its_holder_is_killed(tmp_path):
