@@ -85,3 +85,9 @@ def test_dvc_declares_exactly_the_params_groups_each_command_reads():
 def test_snakemake_lint_is_clean():
     done = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0 and "Lints for" not in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("graph", ["--dag", "--rulegraph"])
+def test_snakemake_draws_its_graph_without_cores(graph):
+    done = subprocess.run([sys.executable, "-m", "snakemake", graph], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.lstrip().startswith("digraph"), done.stderr
