@@ -177,39 +177,43 @@ def test_dvc_runs_the_chain_then_is_up_to_date(dvc_project):
     assert "results/curves/full/sst2-seed42.csv" in plots and "figure2.png" in plots
 
 
-def experiment_metrics(project) -> dict[str, dict]:
-    """`dvc exp show --json`: experiment name -> {metrics file -> its numbers, or the error DVC met}."""
+def shown_metrics(project) -> dict[str, dict]:
+    """`dvc exp show --json`: the baseline commit's row and each experiment's, by name -> {metrics file -> its
+    numbers, or the error DVC met reading it}."""
     rows = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
-    experiments = [exp for row in rows for exp in row.get("experiments") or []]
+    (baseline,) = [row for row in rows if row["rev"] != "workspace"]
+    revisions = [("baseline", baseline)] + [(exp["name"], exp["revs"][0]) for exp in baseline["experiments"] or []]
     return {
-        exp["name"]: {
-            name: metrics.get("data") or metrics.get("error")
-            for name, metrics in exp["revs"][0]["data"]["metrics"].items()
-        }
-        for exp in experiments
+        name: {file: metrics.get("data") or metrics.get("error") for file, metrics in rev["data"]["metrics"].items()}
+        for name, rev in revisions
     }
 
 
 def test_each_dvc_experiment_keeps_its_metrics(dvc_project):
-    """The flat metrics files are in git, so each experiment's commit holds them: `dvc exp show` has numbers
-    for every experiment, not only for the workspace."""
-    fewer = ["-S", "zero_shot.max_examples=4"]  # reruns zero-shot, Figure 2 and the summary only
+    """The README's way: the run committed (dvc.lock and metrics/), then two experiments beside it. The flat
+    metrics files are in git, so each experiment's commit holds them: `dvc exp show` has numbers for the
+    baseline and every experiment, not only for the workspace."""
+    run(["git", "add", "dvc.lock", "metrics", "params.yaml"], dvc_project)
+    run(["git", "commit", "-qm", "smoke run"], dvc_project)
     try:
-        run(["dvc", "exp", "run", "--name", "fewer-zero-shot", *fewer], dvc_project)
-        shown = experiment_metrics(dvc_project)
-    finally:
-        run(["dvc", "exp", "apply", "smoke"], dvc_project)  # the other tests' workspace
-    assert set(shown) == {"smoke", "fewer-zero-shot"}
+        for name, examples in (("four-examples", 4), ("eight-examples", 8)):  # zero-shot, Figure 2, summary
+            run(["dvc", "exp", "run", "--name", name, "-S", f"zero_shot.max_examples={examples}"], dvc_project)
+        shown = shown_metrics(dvc_project)
+        changed = run(["dvc", "exp", "show", "--csv", "--only-changed"], dvc_project).stdout.splitlines()[0]
+        every = run(["dvc", "exp", "show", "--csv"], dvc_project).stdout.splitlines()[0].split(",")
+    finally:  # the other tests' workspace: the committed run
+        run(["git", "checkout", "--", "params.yaml", "dvc.lock", "metrics"], dvc_project)
+        run(["dvc", "checkout"], dvc_project)
+    assert set(shown) == {"baseline", "four-examples", "eight-examples"}
     flat = {"metrics/pretrain.json", "metrics/tables.json", "metrics/table5.json", "metrics/figure2.json"}
     for name, metrics in shown.items():
         assert set(metrics) == flat, name
         assert all(isinstance(v, (int, float)) for numbers in metrics.values() for v in numbers.values()), name
         assert metrics["metrics/pretrain.json"]["val_ppl"] > 1 and "avg_full" in metrics["metrics/table5.json"]
-    assert shown["smoke"]["metrics/tables.json"] == shown["fewer-zero-shot"]["metrics/tables.json"]
-    columns = run(["dvc", "exp", "show", "--csv"], dvc_project).stdout.splitlines()[0].split(",")
-    assert not any(column.startswith("profiles.") for column in columns)  # choices, not a run's values
-    changed = run(["dvc", "exp", "show", "--csv", "--only-changed"], dvc_project).stdout.splitlines()[0].split(",")
-    assert "zero_shot.max_examples" in changed and len(changed) < 30, changed  # the README's side-by-side view
+    assert shown["four-examples"]["metrics/tables.json"] == shown["baseline"]["metrics/tables.json"]
+    assert not any(column.startswith("profiles.") for column in every)  # choices, not a run's values
+    # the README's side-by-side view: what differs, the changed parameter and what it changed
+    assert "zero_shot.max_examples" in changed.split(",") and len(changed.split(",")) < 20, changed
 
 
 def test_dvc_plots_of_pretraining_have_no_blank_cells(dvc_project):
@@ -229,7 +233,7 @@ def test_a_clone_with_dvc_pull_is_up_to_date(dvc_project, tmp_path):
     storage = tmp_path / "storage"
     run(["dvc", "remote", "add", "-d", "storage", str(storage)], dvc_project)
     run(["git", "add", "dvc.lock", "metrics", "params.yaml", ".dvc/config"], dvc_project)
-    run(["git", "commit", "-qm", "smoke run"], dvc_project)
+    run(["git", "commit", "-qm", "the storage remote"], dvc_project)
     run(["dvc", "push"], dvc_project)
     assert any(storage.rglob("*"))
     clone = tmp_path / "clone"
