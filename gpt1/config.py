@@ -120,6 +120,8 @@ class FinetuneConfig:
     lr: float = 6.25e-5
     batch_size: int = 32
     """Examples per update (a similarity example is 2 sequences, a multiple-choice one k)."""
+    micro_batch_size: int = 0
+    """Examples per forward pass; the update accumulates the batch's gradients (0: the whole batch at once)."""
     epochs: int = 3
     warmup: float = 0.002
     """Share of the updates spent warming up linearly; then linear decay to 0."""

@@ -61,7 +61,8 @@ def test_a_second_run_on_the_same_output_is_refused_naming_the_first(tmp_path, c
         *("finetune", "--task", "sst2", "--seed", "42", "--variant", "full", "--task-dir", str(tmp_path)),
         *("--checkpoint", "m.pt", "--tokenizer", "b.model", "--out", str(tmp_path / "out.json")),
         *("--curves", str(tmp_path / "c.csv"), "--work-dir", str(work_dir)),
-        *("--lr", "1e-4", "--batch_size", "4", "--epochs", "1", "--warmup", "0.1", "--lm_coef", "0.5"),
+        *("--lr", "1e-4", "--batch_size", "4", "--micro_batch_size", "0", "--epochs", "1", "--warmup", "0.1"),
+        *("--lm_coef", "0.5"),
         *("--clf_dropout", "0.1", "--weight_decay", "0.01", "--grad_clip", "1", "--max_train_examples", "0"),
         *("--min_train_examples", "1", "--device", "cpu"),
     ]

@@ -12,6 +12,6 @@ for task in "$@"; do
   /usr/bin/time -f "$task wall %e s" "$root/.venv/bin/python" -m gpt1 finetune --task "$task" --seed 42 \
     --variant full --task-dir "results/tasks/$task" --checkpoint results/pretrain/model.pt \
     --tokenizer results/bpe/bpe.model --out "$out/$task.json" --curves "$out/$task.csv" --work-dir "$out/work-$task" \
-    --lr 0.00025 --batch_size 32 --epochs 3 --warmup 0.002 --lm_coef 0.5 --clf_dropout 0.1 --weight_decay 0.01 \
+    --lr 0.00025 --batch_size 32 --micro_batch_size 0 --epochs 3 --warmup 0.002 --lm_coef 0.5 --clf_dropout 0.1 --weight_decay 0.01 \
     --grad_clip 1.0 --max_train_examples 800 --min_train_examples 100 --device auto 2>&1 | grep -E "wall|INFO.*:"
 done

@@ -73,12 +73,32 @@ def task_loss(task: Task, outputs: torch.Tensor, labels: torch.Tensor) -> torch.
     return F.cross_entropy(outputs, labels.long())  # classes, or a softmax across the answers
 
 
-def objective(model: TaskModel, task: Task, batch: tuple, lm_coef: float) -> torch.Tensor:
-    """L3 = L2 + λ L1: the task loss plus λ times the LM loss on the task's own tokens."""
+def objective(
+    model: TaskModel, task: Task, batch: tuple, lm_coef: float, task_share: float = 1.0, lm_share: float = 1.0
+) -> torch.Tensor:
+    """L3 = L2 + λ L1: the task loss plus λ times the LM loss on the task's own tokens. For a micro-batch, each
+    part times its share of the batch (of its examples; of its LM tokens)."""
     idx, extract, labels, n_seq = batch
     outputs, lm_loss = model(idx, extract, n_seq, lm=bool(lm_coef))
-    loss = task_loss(task, outputs, labels)
-    return loss + lm_coef * lm_loss if lm_coef else loss
+    loss = task_loss(task, outputs, labels) * task_share
+    return loss + lm_coef * lm_loss * lm_share if lm_coef else loss
+
+
+def accumulate(model: TaskModel, task: Task, batch: list[Encoded], micro: int, lm_coef: float, device) -> float:
+    """Backpropagate L3 on `batch` in micro-batches of `micro` examples (0: all at once); return L3. The task
+    loss is a mean over examples and the LM loss a mean over tokens, so each micro-batch's part is weighted
+    by its share of the batch's examples and of its tokens: the gradients are the whole batch's."""
+    micro = micro or len(batch)
+    parts = [collate(batch[i : i + micro], device) for i in range(0, len(batch), micro)]
+    tokens = sum(int(extract.sum()) for _, extract, _, _ in parts)  # LM targets: positions 1..extract
+    total = 0.0
+    for part in parts:
+        _, extract, labels, _ = part
+        with mixed_precision(device):
+            loss = objective(model, task, part, lm_coef, len(labels) / len(batch), int(extract.sum()) / tokens)
+        loss.backward()
+        total += loss.item()
+    return total
 
 
 def predictions(task: Task, outputs: torch.Tensor) -> np.ndarray:
@@ -244,15 +264,12 @@ def finetune(
             lr = warmup_linear(step, cfg.lr, warmup, total)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = collate([train_data[j] for j in indices], device)
-            with mixed_precision(device):
-                loss = objective(model, task, batch, lm_coef)
-            check_loss(loss.item(), step, f"finetune {task.id}", DIVERGED_ADVICE)
-            loss.backward()
+            loss = accumulate(model, task, [train_data[j] for j in indices], cfg.micro_batch_size, lm_coef, device)
+            check_loss(loss, step, f"finetune {task.id}", DIVERGED_ADVICE)  # before the step: no update is made
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or float("inf"))
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
+            losses.append(loss)
             bar.set_postfix(loss=f"{np.mean(losses[-LOG_EVERY:]):.3f}")
             bar.update(1)
             if step % LOG_EVERY == 0 or b == len(batches) - 1:  # and at each epoch's end

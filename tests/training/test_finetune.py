@@ -9,6 +9,7 @@ from gpt1.tasks import TASKS, Example
 from gpt1.training.finetune import (
     Encoded,
     TaskModel,
+    accumulate,
     collate,
     finetune,
     load_pretrained,
@@ -98,6 +99,36 @@ def test_the_auxiliary_lm_term_changes_the_gradient_and_lambda_zero_removes_it()
     task_loss(TASKS["sst2"], outputs, batch[2]).backward()
     task_only = torch.cat([p.grad.flatten() for p in model.gpt.parameters() if p.grad is not None])
     torch.testing.assert_close(without, task_only)
+
+
+@pytest.mark.parametrize(("task_id", "n_out", "n_seq"), [("sst2", 2, 1), ("mrpc", 2, 2), ("story_cloze", 1, 2)])
+def test_four_micro_batches_of_8_give_the_update_of_one_batch_of_32(task_id, n_out, n_seq):
+    """Gradient accumulation (finetune.micro_batch_size) with dropout off: the same gradients, so the same
+    update, although each micro-batch is padded to its own longest sequence and holds its own share of the LM
+    loss's tokens."""
+    rng = np.random.default_rng(0)
+    labels = [0, 1] if n_seq == 1 or task_id == "mrpc" else list(range(n_seq))
+    batch = [
+        Encoded(
+            [[1, *rng.integers(4, 50, size=rng.integers(2, 20)).tolist(), 3] for _ in range(n_seq)],
+            int(rng.choice(labels)),
+            "",
+        )
+        for _ in range(32)
+    ]
+
+    def update(micro: int) -> tuple[float, torch.Tensor]:
+        model = model_for(task_id, n_out)
+        loss = accumulate(model, TASKS[task_id], batch, micro, 0.5, torch.device("cpu"))
+        return loss, torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    (whole_loss, whole), (micro_loss, micro) = update(0), update(8)
+    reference = model_for(task_id, n_out)
+    assert whole_loss == pytest.approx(
+        objective(reference, TASKS[task_id], collate(batch, torch.device("cpu")), 0.5).item()
+    )
+    assert micro_loss == pytest.approx(whole_loss, rel=1e-5)
+    torch.testing.assert_close(micro, whole, rtol=1e-4, atol=1e-6)
 
 
 def test_learning_rate_warms_up_then_decays_linearly():
