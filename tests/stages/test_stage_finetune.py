@@ -275,3 +275,22 @@ def test_a_task_without_data_is_recorded_without_torch_or_mlflow(tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["status"] == "not run"
     assert (tmp_path / "c.csv").read_text() == "step,epoch,train_loss,lr\n"
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize(
+    ("task_id", "folder", "test_file"),
+    [("snli", "snli_1.0", "snli_1.0_test.jsonl"), ("scitail", "SciTailV1.1", "tsv_format/scitail_1.0_test.tsv")],
+)
+def test_snli_and_scitail_report_their_labelled_test_sets_as_the_paper(task_id, folder, test_file, tmp_path):
+    """The paper's SNLI and SciTail numbers are on the test sets, whose labels are public: ours too, never dev."""
+    from gpt1.stages.finetune import NotRun, task_data
+
+    shutil.copytree(FIXTURES / "tasks" / folder, tmp_path / folder)
+    cfg = FinetuneConfig(min_train_examples=1)
+    with pytest.raises(NotRun, match="no labelled test split .*the split the paper reports"):
+        task_data(task_id, tmp_path, {"status": "ok", "splits": ["train", "dev"], "verified": False}, cfg)
+    dev = (tmp_path / folder / test_file.replace("_test", "_dev")).read_text().splitlines(keepends=True)
+    (tmp_path / folder / test_file).write_text("".join(dev[:1]))  # a test set of one example, to tell it apart
+    status = {"status": "ok", "splits": ["train", "dev", "test"], "verified": False}
+    data = task_data(task_id, tmp_path, status, cfg)
+    assert list(data.evals) == ["test", "dev"] and len(data.evals["test"]) == 1 < len(data.evals["dev"])
