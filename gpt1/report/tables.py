@@ -167,31 +167,17 @@ def difference(m: Measure, paper: float) -> float | None:
     return round(round(m.value, 1) - paper, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def table_frame(table: Table, measures: list[Measure]) -> pd.DataFrame:
-    """The four rows of a table as text cells; columns are the paper's headers, in its order."""
+def table_frame(table: Table, measures: list[Measure], latex: bool = False) -> pd.DataFrame:
+    """The four rows of a table as cells; columns are the paper's headers, in its order. In LaTeX, numbers
+    only (the best earlier methods go to a note, see best_earlier_line) and our sd small after the mean."""
     data = {}
     for column, m in zip(table.columns, measures):
         diff = difference(m, column.paper)
         data[column.header] = [
-            f"{column.best:.1f} ({column.best_method})",
+            f"{column.best:.1f}" if latex else f"{column.best:.1f} ({column.best_method})",
             f"{column.paper:.1f}",
-            ours_text(m),
-            DASH if diff is None else f"{diff:+.1f}",
-        ]
-    return pd.DataFrame(data, index=pd.Index(ROWS, name=""))
-
-
-def latex_frame(table: Table, measures: list[Measure]) -> pd.DataFrame:
-    """The four rows as LaTeX cells: numbers only (the best earlier methods go to a note, see
-    best_earlier_line), our sd small after the mean."""
-    data = {}
-    for column, m in zip(table.columns, measures):
-        diff = difference(m, column.paper)
-        data[column.header] = [
-            f"{column.best:.1f}",
-            f"{column.paper:.1f}",
-            ours_latex(m),
-            "--" if diff is None else f"{diff:+.1f}",
+            ours_latex(m) if latex else ours_text(m),
+            f"{diff:+.1f}" if diff is not None else "--" if latex else DASH,
         ]
     return pd.DataFrame(data, index=pd.Index(ROWS, name=""))
 
@@ -340,7 +326,7 @@ def build_tables(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
             stem.with_suffix(".md"): to_markdown(table, frame, foot, lines),
             stem.with_suffix(".csv"): tidy_frame(table, measures).to_csv(index=False),
             stem.with_suffix(".tex"): to_latex(
-                table, latex_frame(table, measures), foot, [*lines, best_earlier_line(table)]
+                table, table_frame(table, measures, latex=True), foot, [*lines, best_earlier_line(table)]
             ),
         }
         for path, text in outputs.items():
