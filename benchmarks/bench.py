@@ -295,7 +295,8 @@ def bench_finetune(sizes: Sizes, device, repeats: int, bpe_model: Path, data_dir
     from gpt1.model import GPT
     from gpt1.tasks import get_task
     from gpt1.text.bpe import Tokenizer
-    from gpt1.training.finetune import TaskModel, collate, encode_examples, n_outputs, objective
+    from gpt1.training.finetune import TaskModel, collate, encode_examples, objective
+    from gpt1.training.targets import n_outputs
 
     task = get_task("sst2")
     examples, source, note = sst2_examples(data_dir)
@@ -309,7 +310,7 @@ def bench_finetune(sizes: Sizes, device, repeats: int, bpe_model: Path, data_dir
     batches = batches or [data]
 
     torch.manual_seed(0)
-    model = TaskModel(GPT(cfg), task.kind, n_outputs(task), clf_dropout=0.1).to(device)
+    model = TaskModel(GPT(cfg), task.kind, n_outputs(task, "soft_labels"), clf_dropout=0.1).to(device)
 
     update = trainer(model, device)
 

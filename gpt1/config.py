@@ -125,6 +125,9 @@ class FinetuneConfig:
     epochs: int = 3
     warmup: float = 0.002
     """Share of the updates spent warming up linearly; then linear decay to 0."""
+    stsb_target: str = "soft_labels"
+    """STS-B's training target: `soft_labels` (a distribution over the scores 0-5, as the released code's
+    encoding) or `regression` (gpt1.training.targets)."""
     lm_coef: float = 0.5
     """λ in L3 = L2 + λ L1: weight of the auxiliary language-modelling loss; 0 turns it off."""
     clf_dropout: float = 0.1

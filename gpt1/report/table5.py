@@ -25,6 +25,7 @@ from gpt1.report.tables import (
     ours_text,
     reason_only,
     rounded,
+    training_lines,
 )
 
 TABLE = Table(5, "Ablations (dev sets)", ())
@@ -90,7 +91,7 @@ def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
 
     foot = footnotes(headers, ours)
     every_run = {f"{variant}/{task}": runs for variant in records for task, runs in records[variant].items()}
-    lines = notes(ours, profile, initialisation_line(every_run))
+    lines = notes(ours, profile, [initialisation_line(every_run), *training_lines(every_run)])
     written = {
         out_dir / "table5.md": to_markdown(TABLE, frame, foot, lines),
         out_dir / "table5.csv": tidy_frame(ours, gains, paper_gain).to_csv(index=False),
@@ -164,13 +165,13 @@ def footnotes(headers: list[str], ours: dict[str, list[Measure]]) -> list[str]:
     return [f"{header} ({', '.join(labels)}): {reason}" for (header, reason), labels in rows.items()]
 
 
-def notes(ours: dict[str, list[Measure]], profile: str, initialisation: str) -> list[str]:
+def notes(ours: dict[str, list[Measure]], profile: str, how_trained: list[str]) -> list[str]:
     seeds = "; ".join(
         f"{label} {', '.join(str(s) for s in dict.fromkeys(ours[v][0].seeds)) or 'none'}" for v, _, label in OUR_ROWS
     )
     return [
         f"Profile: {profile}. Every value is on the task's dev set, as in the paper's Table 5.",
-        initialisation,
+        *how_trained,
         "Metrics: CoLA Matthews corr., SST2 acc., MRPC F1, STSB Pearson, QQP F1, MNLI acc. (mean of "
         "matched and mismatched), QNLI acc., RTE acc., each ×100; mean ± sd over seeds.",
         'Avg: the unweighted mean of the task columns that ran; "(k of 8)" when some did not, and then '

@@ -42,6 +42,11 @@ INITIALISATIONS = {
     "pretrained": "weights pretrained by gpt1 on the profile's corpus (the pretrain stage's model.pt)",
     "openai-gpt": "OpenAI's released GPT-1 weights (openai-community/openai-gpt, imported), not pretrained here",
 }
+STSB_TARGETS = {
+    "soft_labels": "a distribution over the scores 0-5 (Tai et al.'s encoding, shipped in OpenAI's released code), "
+    "predicting its expected score",
+    "regression": "regression on the score / 5",
+}
 GLUE_DEFINITION = (
     "GLUE score (ours): mean over the GLUE tasks that ran (CoLA MCC, SST-2 acc, MRPC F1, STS-B Pearson, "
     "QQP F1, MNLI-m/mm acc, QNLI acc, RTE acc, each ×100), over {n} of {total} columns, on the dev sets; "
@@ -241,7 +246,8 @@ def notes(table: Table, measures: list[Measure], profile: str, records: dict[str
         listed = ", ".join(str(s) for s in dict.fromkeys(m.seeds))
         return f"{len(set(m.seeds))}" + (f" ({listed})" if listed else "")
 
-    lines = [f"Profile: {profile}.", initialisation_line({t: records.get(t, []) for t in table_tasks(table)})]
+    own = {t: records.get(t, []) for t in table_tasks(table)}
+    lines = [f"Profile: {profile}.", initialisation_line(own), *training_lines(own)]
     lines += other_profiles(table, profile, records)
     hidden = ""
     if table_tasks(table) & GLUE_TASKS:
@@ -260,6 +266,21 @@ def notes(table: Table, measures: list[Measure], profile: str, records: dict[str
     if unverified:
         checked = "copied from a mirror folder or a registered copy: no pinned sha256 checked them"
         lines.append(f"Data {checked}: {', '.join(unverified)}.")
+    return lines
+
+
+def training_lines(records: dict[str, list[dict]]) -> list[str]:
+    """Which weights were evaluated (the final epoch's, or the epoch a held-out split chose) and, where STS-B
+    ran, its training target (finetune.stsb_target)."""
+    done = [r for runs in records.values() for r in runs if r.get("status") == "done"]
+    selected = sorted({f"{r['task']}'s {r['selection']['split']} split" for r in done if r.get("selection")})
+    weights = "the final epoch's"
+    if selected:
+        weights += f"; the epoch that scored best on {', '.join(selected)} (held out), as OpenAI's released code"
+    lines = [f"Weights evaluated: {weights}."]
+    targets = sorted({r["stsb_target"] for r in done if "stsb_target" in r})
+    if targets:
+        lines.append(f"STS-B trained as {'; '.join(STSB_TARGETS.get(t, t) for t in targets)}.")
     return lines
 
 

@@ -36,7 +36,7 @@ def save(path: Path, key: str, model: torch.nn.Module, optimizer, done: int, his
         "optimizer": optimizer.state_dict(),
         "history": history,
         "rng": rng,
-        **extra,
+        "extra": extra,
     }
     atomic_save(state, path)
 
@@ -49,14 +49,15 @@ def resume(
     device: torch.device,
     main: bool = True,
     kept_with: tuple[Path, ...] = (),
-) -> tuple[int, list[dict]]:
-    """Load this run's checkpoint into `model` and `optimizer`; (work done, history so far), or (0, []).
+) -> tuple[int, list[dict], dict]:
+    """Load this run's checkpoint into `model` and `optimizer`; (work done, history so far, what else `save`
+    was given), or (0, [], {}).
 
     A checkpoint of other settings is set aside, never deleted: moved with `kept_with` (what belongs to it,
     such as its snapshots) into a folder named after its run key, beside it. `main`: the process that owns the
     files and logs (torchrun's rank 0); the others only read."""
     if not path.exists():
-        return 0, []
+        return 0, [], {}
     state = load_weights_file(path, map_location=device)
     if state.get("run_key") != key:
         if main:
@@ -64,7 +65,7 @@ def resume(
             log.warning(
                 "%s is from a run with other settings: moved to %s/ (delete it when done); starting afresh", path, aside
             )
-        return 0, []
+        return 0, [], {}
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"]["torch"].cpu())
@@ -72,7 +73,7 @@ def resume(
         torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
     if main:
         log.info("resuming from %s after %d", path, state["done"])
-    return state["done"], state["history"]
+    return state["done"], state["history"], state.get("extra", {})
 
 
 def set_aside(path: Path, key: str, kept_with: tuple[Path, ...]) -> Path:

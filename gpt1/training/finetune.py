@@ -30,6 +30,8 @@ from gpt1.tasks.transform import TaskTokens, sequences
 from gpt1.training import checkpoint
 from gpt1.training.diverged import check_loss
 from gpt1.training.schedules import warmup_linear
+from gpt1.training.selection import BestEpoch
+from gpt1.training.targets import n_outputs, predictions, task_loss
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,6 @@ class TaskModel(nn.Module):
         return F.cross_entropy(self.gpt.lm_logits(h[:, :-1]).flatten(0, 1), targets.flatten(), ignore_index=-1)
 
 
-def task_loss(task: Task, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    if task.labels is None:  # STS-B: regression on the score scaled to 0-1
-        return F.mse_loss(outputs.squeeze(-1), labels.float() / 5.0)
-    return F.cross_entropy(outputs, labels.long())  # classes, or a softmax across the answers
-
-
 def objective(
     model: TaskModel, task: Task, batch: tuple, lm_coef: float, task_share: float = 1.0, lm_share: float = 1.0
 ) -> torch.Tensor:
@@ -99,18 +95,6 @@ def accumulate(model: TaskModel, task: Task, batch: list[Encoded], micro: int, l
         loss.backward()
         total += loss.item()
     return total
-
-
-def predictions(task: Task, outputs: torch.Tensor) -> np.ndarray:
-    if task.labels is None:
-        return (outputs.squeeze(-1) * 5.0).float().cpu().numpy()
-    return outputs.argmax(-1).cpu().numpy()
-
-
-def n_outputs(task: Task) -> int:
-    if task.kind == "multiple_choice" or task.labels is None:
-        return 1
-    return len(task.labels)
 
 
 @dataclass
@@ -207,8 +191,11 @@ def finetune(
     cfg: FinetuneConfig,
     work_dir: Path,
     tracker=None,
+    select_on: str | None = None,
 ) -> dict:
-    """Fine-tune on `train`, evaluate on each split of `evals`; return the results (see metrics files)."""
+    """Fine-tune on `train`, evaluate on each split of `evals`; return the results (see metrics files).
+    `select_on`: a split of `evals` scored after each epoch; the evaluation then uses the best epoch's weights
+    (gpt1.training.selection). Without it, the final weights, as the paper reports."""
     device = resolve_device(cfg.device)
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
@@ -219,7 +206,7 @@ def finetune(
             f"{gpt.config.vocab_size}: pass the tokenizer the checkpoint was trained or imported with"
         )
     lm_coef = cfg.lm_coef if variant.aux_lm else 0.0
-    model = TaskModel(gpt, task.kind, n_outputs(task), cfg.clf_dropout).to(device)
+    model = TaskModel(gpt, task.kind, n_outputs(task, cfg.stsb_target), cfg.clf_dropout).to(device)
     train_data = encode_examples(task, train, tokenizer, gpt.config.n_ctx)
     eval_data = {
         split: encode_examples(task, examples, tokenizer, gpt.config.n_ctx) for split, examples in evals.items()
@@ -236,7 +223,8 @@ def finetune(
     total = per_epoch * cfg.epochs
     warmup = max(1, round(cfg.warmup * total))
     key = run_key(task, cfg, weights, len(train_data))
-    first_epoch, curves = checkpoint.resume(work_dir / checkpoint.FILE, key, model, optimizer, device)
+    first_epoch, curves, saved = checkpoint.resume(work_dir / checkpoint.FILE, key, model, optimizer, device)
+    selection = BestEpoch(select_on, task.metrics[0], saved.get("selection")) if select_on else None
 
     step = first_epoch * per_epoch
     log.info(
@@ -278,10 +266,16 @@ def finetune(
                 if tracker:
                     tracker.log_metrics({"train_loss": point["train_loss"], "lr": lr}, step)
         log.info("%s epoch %d: train loss %.4f", task.id, epoch + 1, float(np.mean(losses)))
-        checkpoint.save(work_dir / checkpoint.FILE, key, model, optimizer, epoch + 1, curves)
+        extra = {}
+        if selection:
+            held_out = evaluate(model, task, eval_data[select_on], device, f"{select_on} after epoch {epoch + 1}")
+            selection.after_epoch(epoch + 1, held_out["metrics"], model)
+            extra["selection"] = selection.state()
+        checkpoint.save(work_dir / checkpoint.FILE, key, model, optimizer, epoch + 1, curves, **extra)
     bar.close()
 
-    # Evaluated once, after training, as the paper reports: no model selection on dev or test.
+    if selection:
+        selection.load_best(model)
     results = {split: evaluate(model, task, data, device, split) for split, data in eval_data.items()}
     return {
         "results": results,
@@ -291,5 +285,6 @@ def finetune(
         "updates": total,
         "pretrain_run_id": pretrained.get("mlflow_run_id"),
         "source": pretrained.get("source"),  # "openai-gpt" for the imported released weights (gpt1.weights)
+        "selection": selection.summary() if selection else None,
         "wall_s": time.perf_counter() - started,
     }

@@ -171,7 +171,7 @@ def pretrain(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     key = run_key(model_cfg, cfg, meta)
-    start, history = checkpoint.resume(
+    start, history, _ = checkpoint.resume(
         out_dir / checkpoint.FILE,
         key,
         model,

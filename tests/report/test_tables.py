@@ -163,6 +163,24 @@ def test_notes_name_the_released_weights_when_the_runs_started_from_them(tmp_pat
     assert json.loads((out / "tables.json").read_text())["init"] == ["openai-gpt"]
 
 
+def test_notes_say_which_weights_were_evaluated_and_stsb_s_target(tmp_path):
+    selection = {"split": "dev", "metric": "accuracy", "epochs": [{"epoch": 1, "accuracy": 0.6}], "best_epoch": 1}
+    records = {
+        "story_cloze": done("story_cloze", {"accuracy": 0.7}, split="test") | {"selection": selection},
+        "stsb": done("stsb", {"pearson": 0.8, "spearman": 0.8}) | {"stsb_target": "soft_labels"},
+        "sst2": done("sst2", {"accuracy": 0.9}),
+    }
+    out = build(tmp_path, records)
+    selected = (
+        "- Weights evaluated: the final epoch's; the epoch that scored best on story_cloze's dev split (held out), "
+        "as OpenAI's released code."
+    )
+    assert selected in (out / "table3.md").read_text()
+    assert "- Weights evaluated: the final epoch's.\n" in (out / "table2.md").read_text()  # SST-2, STS-B
+    assert "- STS-B trained as a distribution over the scores 0-5 (Tai et al." in (out / "table4.md").read_text()
+    assert "STS-B trained" not in (out / "table3.md").read_text()
+
+
 def test_notes_name_the_tasks_whose_data_no_pinned_hash_checked(tmp_path):
     records = {
         "sst2": done("sst2", {"accuracy": 0.9}) | {"data_verified": False},

@@ -77,6 +77,11 @@ def test_each_kind_of_task_runs_and_writes_its_metrics(task_id, pretrained, tmp_
     )
     per_epoch = -(-record["n_train"] // 4)
     assert record["updates"] == 2 * per_epoch
+    if task_id == "story_cloze":  # the epoch best on the held-out stories predicts the test set
+        assert record["selection"]["split"] == "dev" and [e["epoch"] for e in record["selection"]["epochs"]] == [1, 2]
+    else:
+        assert "selection" not in record
+    assert record.get("stsb_target") == ("soft_labels" if task_id == "stsb" else None)
     steps = sorted({*range(10, 2 * per_epoch + 1, 10), per_epoch, 2 * per_epoch})  # every 10 and each epoch's end
     assert [point["step"] for point in record["curves"]] == steps
 

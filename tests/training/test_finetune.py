@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -15,10 +17,9 @@ from gpt1.training.finetune import (
     load_pretrained,
     objective,
     predict,
-    predictions,
-    task_loss,
 )
 from gpt1.training.schedules import warmup_linear
+from gpt1.training.targets import predictions, task_loss
 
 CFG = GPTConfig(vocab_size=50, n_ctx=24, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
 
@@ -54,12 +55,6 @@ def test_multiple_choice_loss_is_a_softmax_across_the_answers():
     assert scores.shape == (1, 2)
     by_hand = -torch.log(torch.exp(scores[0, 1]) / torch.exp(scores[0]).sum())
     torch.testing.assert_close(task_loss(TASKS["story_cloze"], scores, labels), by_hand)
-
-
-def test_regression_head_for_stsb():
-    scores = torch.tensor([[0.2], [0.9]])
-    expected = ((0.2 - 1.0 / 5) ** 2 + (0.9 - 4.5 / 5) ** 2) / 2
-    assert task_loss(TASKS["stsb"], scores, torch.tensor([1.0, 4.5])).item() == pytest.approx(expected, abs=1e-7)
 
 
 def test_lm_loss_covers_real_tokens_only():
@@ -241,7 +236,38 @@ def test_fine_tuning_learns_a_task_that_a_keyword_decides(task_id, tmp_path):
     assert result["results"]["dev"]["metrics"]["accuracy"] >= 0.95
 
 
-@pytest.mark.parametrize(("task_id", "n_out"), [("sst2", 2), ("stsb", 1), ("story_cloze", 1)])
+def score_examples(n: int, seed: int) -> list[Example]:
+    """STS-B-like pairs: each sentence holds one of the words s0..s5 at a random place; the score is the mean of
+    the two digits (0, 0.5, ..., 5), so that half the scores fall between two classes."""
+    rng = np.random.default_rng(seed)
+    filler = [f"w{i}" for i in range(20)]
+
+    def sentence(digit: int) -> str:
+        words = list(rng.choice(filler, size=rng.integers(2, 10)))
+        words.insert(rng.integers(0, len(words) + 1), f"s{digit}")
+        return " ".join(words)
+
+    pairs = rng.integers(0, 6, size=(n, 2))
+    return [Example(sentence(a), sentence(b), label=(a + b) / 2) for a, b in pairs]
+
+
+@pytest.mark.parametrize("stsb_target", ["soft_labels", "regression"])
+def test_fine_tuning_learns_a_score_with_either_stsb_target(stsb_target, tmp_path):
+    tokenizer = WordTokenizer([f"w{i}" for i in range(20)] + [f"s{d}" for d in range(6)])
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=tokenizer.vocab_size, n_ctx=32, n_layer=2, n_head=2, n_embd=32, n_inner=64)
+    torch.save({"model_config": cfg.to_dict(), "model": GPT(cfg).state_dict()}, tmp_path / "model.pt")
+    train_cfg = FinetuneConfig(
+        lr=3e-3, batch_size=16, epochs=12, warmup=0.1, seed=0, device="cpu", stsb_target=stsb_target
+    )
+    dev = score_examples(200, seed=2)
+    result = finetune(
+        TASKS["stsb"], score_examples(400, seed=1), {"dev": dev}, tmp_path / "model.pt", tokenizer, train_cfg, tmp_path
+    )
+    assert result["results"]["dev"]["metrics"]["pearson"] >= 0.9
+
+
+@pytest.mark.parametrize(("task_id", "n_out"), [("sst2", 2), ("stsb", 1), ("stsb", 6), ("story_cloze", 1)])
 def test_predictions_in_length_sorted_batches_equal_one_example_at_a_time(task_id, n_out):
     """predict() sorts examples by length into large batches; each prediction must land at its own index."""
     model = model_for(task_id, n_out)
@@ -258,3 +284,31 @@ def test_predictions_in_length_sorted_batches_equal_one_example_at_a_time(task_i
         ]
     batched = predict(model, TASKS[task_id], data, torch.device("cpu"))
     assert batched.tolist() == pytest.approx(one_by_one, abs=1e-5)
+
+
+def test_story_cloze_predicts_test_with_the_epoch_best_on_held_out_stories(tmp_path):
+    """The held-out stories' labels are flipped, so the better the model learns the task, the worse it scores
+    there: the first epoch is selected, and the test set (labels as trained) is predicted with its weights,
+    not the final ones. Selection must not change training: the last epoch's held-out score is a plain run's."""
+    tokenizer = WordTokenizer([f"w{i}" for i in range(20)] + ["good", "bad"])
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=tokenizer.vocab_size, n_ctx=32, n_layer=2, n_head=2, n_embd=32, n_inner=64)
+    torch.save({"model_config": cfg.to_dict(), "model": GPT(cfg).state_dict()}, tmp_path / "model.pt")
+    train_cfg = FinetuneConfig(lr=1e-3, batch_size=16, epochs=4, warmup=0.1, seed=0, device="cpu")
+    flipped = [replace(ex, label=1 - ex.label) for ex in keyword_examples("story_cloze", 100, seed=2)]
+    evals = {"test": keyword_examples("story_cloze", 200, seed=3), "dev": flipped}
+    task, train = TASKS["story_cloze"], keyword_examples("story_cloze", 400, seed=1)
+
+    def run(select_on):
+        work = tmp_path / str(select_on)
+        return finetune(task, train, evals, tmp_path / "model.pt", tokenizer, train_cfg, work, None, select_on)
+
+    selected, final = run("dev"), run(None)
+    scores = [epoch["accuracy"] for epoch in selected["selection"]["epochs"]]
+    assert [e["epoch"] for e in selected["selection"]["epochs"]] == [1, 2, 3, 4]
+    assert selected["selection"]["best_epoch"] == scores.index(max(scores)) + 1 < 4
+    assert selected["results"]["dev"]["metrics"]["accuracy"] == max(scores)
+    assert scores[-1] == final["results"]["dev"]["metrics"]["accuracy"]
+    assert final["results"]["test"]["metrics"]["accuracy"] >= 0.95
+    assert selected["results"]["test"]["metrics"]["accuracy"] < final["results"]["test"]["metrics"]["accuracy"]
+    assert final["selection"] is None
