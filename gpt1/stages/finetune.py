@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> None:
     except NotRun as why:  # written without importing torch or MLflow: seconds saved per task without data
         return not_run(args.task, str(why), args.out, cfg, args.curves)
     from gpt1 import tracking
+    from gpt1.gpu_slots import claim_gpu
+
+    claim_gpu(cfg.device)  # before CUDA starts: a GPU no other job holds, when there are several
 
     tags = path_tags(args) | {"task": args.task, "seed": str(cfg.seed), "ablation": cfg.variant}  # full, ...
     name = f"finetune/{args.task}/{cfg.variant}/seed{cfg.seed}"

@@ -123,10 +123,16 @@ def check_outputs_and_tracking(project):
     return runs
 
 
+FAKE_GPUS = "3,5"
+
+
 @pytest.fixture(scope="module")
 def snakemake_project(tmp_path_factory):
     project = project_copy(tmp_path_factory.mktemp("snakemake"))
-    run(["snakemake", "--cores", "2", "--config", "profile=smoke"], project)
+    # As on a machine with two GPUs, 3 and 5, whose claims are this run's alone (fake: with no GPU there, torch
+    # runs every job on the CPU)
+    gpus = ["env", f"CUDA_VISIBLE_DEVICES={FAKE_GPUS}", f"GPT1_GPU_SLOTS_DIR={tmp_path_factory.mktemp('slots')}"]
+    run([*gpus, "snakemake", "--cores", "2", "--config", "profile=smoke"], project)
     return project
 
 
@@ -142,6 +148,25 @@ def test_snakemake_runs_the_chain_then_has_nothing_to_do(snakemake_project):
     check_outputs_and_tracking(snakemake_project)
     again = run(["snakemake", "--cores", "2", "--config", "profile=smoke"], snakemake_project)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_snakemake_gives_fine_tunings_that_run_at_once_gpus_of_their_own(snakemake_project):
+    """The smoke run saw two GPUs (FAKE_GPUS): Snakemake ran at most two GPU jobs at once, and each fine-tuning
+    claimed one (gpt1.gpu_slots). Two whose logs overlap in time held different GPUs; both GPUs were used."""
+    log = sorted((snakemake_project / ".snakemake" / "log").glob("*.snakemake.log"))[0]  # the run's, not a rerun's
+    provided = re.search(r"^Provided resources: (.*)$", log.read_text(), re.M).group(1)
+    assert re.search(r"\bgpu\W+(gpu\W+)?2\b", provided), provided  # gpu=2, written gpu=Resource("gpu", 2)
+    held = []  # (when the GPU was claimed, the log's last time: it was still held, GPU)
+    stamp = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) "
+    for path in (snakemake_project / "results" / "logs" / "finetune").rglob("*.log"):
+        text = path.read_text()
+        claims = re.findall(stamp + r".*GPU slot \d of 2: CUDA_VISIBLE_DEVICES=(\d)", text, re.M)
+        assert len(claims) == 1, path
+        held.append((claims[0][0], re.findall(stamp, text, re.M)[-1], claims[0][1]))
+    assert len(held) == len(SMOKE_TASKS) * len(SEEDS) + len(EXTRA_RUNS) * len(SEEDS)
+    assert {gpu for _, _, gpu in held} == set(FAKE_GPUS.split(","))
+    for i, (start, end, gpu) in enumerate(held):
+        assert all(gpu != other for s, e, other in held[i + 1 :] if s < end and start < e), "two jobs, one GPU"
 
 
 def test_snakemake_report_holds_the_tables_figure_and_summary_with_captions(snakemake_project):

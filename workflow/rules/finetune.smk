@@ -1,3 +1,15 @@
+from gpt1.gpu_slots import gpus_needed, visible_devices
+
+# GPUs: a fine-tuning job on CUDA asks for `gpu=1` and takes a GPU of its own (gpt1.gpu_slots); on the CPU
+# it asks for none, and fine-tunings run as many at once as --cores allows. `--resources gpu=N` runs at most
+# N GPU jobs at once. Without it Snakemake would not count GPUs at all (a resource not provided is not
+# limited), so a local run on a machine with GPUs is given as many as it sees; a run given --jobs (a
+# cluster's, or -j here) is left alone, and a job that finds every GPU held waits for one.
+LOCAL_RUN = workflow.resource_settings.nodes is None  # Snakemake asks for --jobs to run on a cluster
+if LOCAL_RUN and "gpu" not in workflow.global_resources.keys() and visible_devices():
+    workflow.global_resources["gpu"] = len(visible_devices())
+
+
 wildcard_constraints:
     task="[a-z0-9_]+",
     seed=r"\d+",
@@ -42,6 +54,7 @@ rule finetune:
             "gpt1/device.py",
             "gpt1/download.py",
             "gpt1/files.py",
+            "gpt1/gpu_slots.py",
             "gpt1/logfile.py",
             "gpt1/model.py",
             "gpt1/params.py",
@@ -64,6 +77,8 @@ rule finetune:
     conda:
         "../envs/gpt1.yaml"
     threads: 1
+    resources:
+        gpu=gpus_needed(config["finetune"]["device"]),
     params:
         finetune=cli_flags(config["finetune"]),
         variant=variant,

@@ -1,3 +1,6 @@
+from gpt1.gpu_slots import gpus_needed
+
+
 rule pretrain:
     input:
         code=code(
@@ -31,6 +34,8 @@ rule pretrain:
     conda:
         "../envs/gpt1.yaml"
     threads: os.cpu_count()  # all the cores it is given (Snakemake lowers it to --cores)
+    resources:
+        gpu=gpus_needed(config["pretrain"]["device"], config["pretrain"]["processes"]),  # torchrun's, one each
     params:
         processes=config["pretrain"]["processes"],
         model=cli_flags(config["model"]),
