@@ -14,9 +14,9 @@ error and the others still run:
 
 Writes DIR/gpu_check.json (rewritten after every section, so that a run cut short keeps what it measured) and
 prints a short summary. Sections start only while `--budget-s` lasts (each needs its estimate left); the rest
-are skipped with the reason. `--tiny`: tiny sizes, a few steps, no compile: seconds on a CPU (the tests run it).
-`--dry-run`: print the plan and run nothing. Imports torch, numpy, transformers and gpt1's training code only:
-no Snakemake, DVC or MLflow (tests/benchmarks/test_gpu_check.py checks it).
+are skipped with the reason. `--tiny`: tiny sizes, a few steps, no compile, one CPU thread: about 15 s on a CPU
+(the tests run it). `--dry-run`: print the plan and run nothing. Imports torch, numpy, transformers and gpt1's
+training code only: no Snakemake, DVC or MLflow (tests/benchmarks/test_gpu_check.py checks it).
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ class Plan:
     """The release's shapes, before gpt1.weights appends the three task-token rows."""
     openai_examples: int
     openai_batch: int
+    needs_cuda: bool = False
+    """The paper's sizes: a CPU would spend the whole budget on the first matmuls."""
     estimate_s: dict[str, float] = field(default_factory=dict)
     """Seconds a section needs (a guess for an H100/H200): it is skipped when less of the budget is left."""
 
@@ -106,6 +108,7 @@ GPU = Plan(
     released=GPTConfig(vocab_size=40478, n_ctx=512, n_layer=12, n_head=12, n_embd=768, n_inner=3072),
     openai_examples=256,
     openai_batch=32,
+    needs_cuda=True,
     estimate_s={"matmul": 10, "mfu": 120, "finetune": 40, "pretrain": 60, "openai_gpt": 40},
 )
 TINY_MODEL = GPTConfig(vocab_size=512, n_ctx=64, n_layer=2, n_head=2, n_embd=64, n_inner=256)
@@ -194,7 +197,6 @@ def machine(device) -> dict:
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "python": platform.python_version(),
-        "host": platform.node(),
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
     }
@@ -236,13 +238,17 @@ def run_check(
     budget_s: float,
     command: str,
     chosen: dict[str, Section] | None = None,
+    started: float | None = None,
 ) -> dict:
-    """Run the sections in order, rewriting out_dir/gpu_check.json after each; return the report."""
-    clock = Clock(budget_s)
+    """Run the sections in order, rewriting out_dir/gpu_check.json after each; return the report. The budget
+    and the total wall time count from `started` (perf_counter; default: now), the process's start in main."""
+    clock = Clock(budget_s, started or time.perf_counter())
     from benchmarks.gpu_check_sections import free_memory
     from gpt1.device import resolve_device
 
     device = resolve_device(device_name)
+    if plan.needs_cuda and device.type != "cuda":
+        raise ValueError(f"the {plan.name}-size check needs a CUDA device, not {device}: use --tiny on a CPU")
     report = {
         "command": command,
         "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -252,11 +258,16 @@ def run_check(
         "sections": {},
     }
     for name, run in (chosen or sections()).items():
-        report["sections"][name] = run_section(name, run, plan, device, clock, report["sections"])
-        free_memory(device)
-        report["total_wall_s"] = round(clock.elapsed(), 2)
-        report["absent_modules_imported"] = absent_modules_imported()
-        atomic_write_json(out_dir / REPORT, report)
+        try:
+            report["sections"][name] = run_section(name, run, plan, device, clock, report["sections"])
+        except KeyboardInterrupt:  # the wrapper's time limit (SIGINT) or Ctrl-C: say so, keep what was measured
+            report["sections"][name] = {"status": "interrupted", "reason": "stopped by SIGINT (the time limit?)"}
+            raise
+        finally:
+            free_memory(device)
+            report["total_wall_s"] = round(clock.elapsed(), 2)
+            report["absent_modules_imported"] = absent_modules_imported()
+            atomic_write_json(out_dir / REPORT, report)
     return report
 
 
@@ -320,11 +331,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help=f"folder for {REPORT}")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--budget-s", type=float, default=480.0, help="sections start only while this lasts")
-    parser.add_argument("--threads", type=int, help="torch threads on the CPU (default: torch's own)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads on the CPU (default: 1 with --tiny, steady on a shared CPU; else torch's)",
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny sizes, a few steps, no compile (CPU: seconds)")
     parser.add_argument(
         "--dry-run", action="store_true", help="print the plan (with --tiny: the tiny one), run nothing"
     )
+    started = time.perf_counter()  # before torch is imported: the budget holds for the whole process
     args = parser.parse_args(argv)
     plan = TINY if args.tiny else GPU
     if args.dry_run:
@@ -333,12 +349,12 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     command = shlex.join([sys.executable, "-m", "benchmarks.gpu_check", *(sys.argv[1:] if argv is None else argv)])
-    if args.threads:
+    if threads := args.threads or (1 if args.tiny else 0):  # two threads on two busy cores wait on each other
         import torch
 
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(threads)
     try:
-        report = run_check(plan, args.device, args.out, args.budget_s, command)
+        report = run_check(plan, args.device, args.out, args.budget_s, command, started=started)
     except ValueError as error:
         sys.exit(f"gpu_check: {error}")
     print(summary(report))

@@ -3,6 +3,7 @@ or DVC to import), writes every section with sane figures; a failing section, th
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -11,10 +12,10 @@ import pytest
 from benchmarks import gpu_check
 from conftest import ROOT
 
-# The check as a bare CUDA machine runs it: mlflow, snakemake and dvc cannot be imported (as if not installed),
-# and at the end none of them is in sys.modules.
+# A bare CUDA machine in a Python start-up hook: mlflow, snakemake and dvc cannot be imported (as if not
+# installed), and at exit the process prints which of them is in sys.modules.
 BARE_MACHINE = """
-import importlib.abc, json, runpy, sys
+import atexit, importlib.abc, json, sys
 
 class Absent(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
@@ -22,30 +23,33 @@ class Absent(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"No module named {{name!r}} (not on a bare CUDA machine)")
 
 sys.meta_path.insert(0, Absent())
-{body}
-print("imported:", json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & {absent!r})))
+atexit.register(lambda: print("imported:", json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & {absent!r}))))
 """
-RUN_CHECK = 'sys.argv = ["gpu_check", *sys.argv[1:]]\nrunpy.run_module("benchmarks.gpu_check", run_name="__main__")'
 
 
-def bare_machine(body: str, *args: str) -> subprocess.CompletedProcess:
-    code = BARE_MACHINE.format(absent=set(gpu_check.ABSENT), body=body)
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+def bare_machine(tmp_path) -> dict:
+    """The environment of a process that imports as on a bare CUDA machine."""
+    hook = tmp_path / "bare_machine"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(BARE_MACHINE.format(absent=set(gpu_check.ABSENT)))
+    return os.environ | {"PYTHONPATH": str(hook), "PYTHON": sys.executable}
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """One tiny run on the CPU (one thread: the figures are steadier on a shared machine); its report and
+    """One tiny run on the CPU through the wrapper a person runs, on a stand-in bare machine; its report and
     standard output."""
-    out = tmp_path_factory.mktemp("gpu_check")
-    done = bare_machine(RUN_CHECK, "--tiny", "--device", "cpu", "--threads", "1", "--out", str(out))
+    root = tmp_path_factory.mktemp("gpu_check")
+    command = [ROOT / "benchmarks" / "gpu_check.sh", root / "out", "--tiny", "--device", "cpu"]
+    done = subprocess.run(command, cwd=root, env=bare_machine(root), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads((out / gpu_check.REPORT).read_text()), done.stdout
+    return json.loads((root / "out" / gpu_check.REPORT).read_text()), done.stdout
 
 
-def test_the_bare_machine_stand_in_refuses_mlflow_snakemake_and_dvc():
+def test_the_bare_machine_stand_in_refuses_mlflow_snakemake_and_dvc(tmp_path):
+    env = bare_machine(tmp_path)
     for name in gpu_check.ABSENT:
-        done = bare_machine(f"import {name}")
+        done = subprocess.run([sys.executable, "-c", f"import {name}"], env=env, capture_output=True, text=True)
         assert done.returncode != 0 and "not on a bare CUDA machine" in done.stderr, name
 
 
@@ -64,8 +68,8 @@ def test_tiny_run_writes_every_section_timed(tiny):
         assert section["status"] == "ok", (name, section)
         assert section["wall_s"] > 0
     assert 0 < report["total_wall_s"] < report["budget_s"]
-    assert report["machine"]["device"] == "cpu" and report["machine"]["torch"]
-    assert "--tiny" in report["command"] and report["plan"]["name"] == "tiny"
+    assert report["machine"]["device"] == "cpu" and report["machine"]["torch_threads"] == 1  # --tiny's default
+    assert "--tiny" in report["command"] and report["plan"]["name"] == "tiny" and report["budget_s"] == 450
     assert "gpu_check on cpu" in stdout and "loss_fell True" in stdout
 
 
@@ -145,3 +149,35 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
     assert printed["plan"]["name"] == "paper" and printed["plan"]["model"]["n_layer"] == 12
     assert printed["sections"] == list(gpu_check.SECTIONS)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_paper_size_check_refuses_a_cpu(tmp_path):
+    with pytest.raises(ValueError, match="needs a CUDA device, not cpu: use --tiny on a CPU"):
+        gpu_check.run_check(gpu_check.GPU, "cpu", tmp_path, 60.0, "test")
+    assert not (tmp_path / gpu_check.REPORT).exists()
+
+
+def test_the_batch_search_stops_at_the_first_batch_out_of_memory_and_compile_halves_until_one_fits():
+    import torch
+
+    from benchmarks.gpu_check_sections import training_steps
+    from gpt1.model import GPT
+
+    model = GPT(gpu_check.TINY.model)
+
+    def fits_below_8(x, y):  # a GPU that holds batches of up to 4
+        if len(x) >= 8:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return model(x, y)
+
+    cpu, clock = torch.device("cpu"), gpu_check.Clock(60.0)
+    eager = training_steps(model, fits_below_8, cpu, (2, 4, 8, 16), gpu_check.TINY, clock)
+    assert [(row["batch"], "tokens_per_s" in row) for row in eager] == [(2, True), (4, True), (8, False)]
+    assert eager[-1] == {
+        "batch": 8,
+        "status": "out of memory",
+        "error": "CUDA out of memory. Tried to allocate 20.00 GiB",
+    }
+    assert all(p.grad is None for p in model.parameters())
+    halving = training_steps(model, fits_below_8, cpu, (16, 8, 4, 2), gpu_check.TINY, clock, first_fit=True)
+    assert [(row["batch"], "tokens_per_s" in row) for row in halving] == [(16, False), (8, False), (4, True)]
