@@ -249,6 +249,7 @@ def run_check(
     device = resolve_device(device_name)
     if plan.needs_cuda and device.type != "cuda":
         raise ValueError(f"the {plan.name}-size check needs a CUDA device, not {device}: use --tiny on a CPU")
+    out_dir.mkdir(parents=True, exist_ok=True)
     report = {
         "command": command,
         "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -347,7 +348,6 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"plan": asdict(plan), "sections": list(SECTIONS), "out": str(args.out / REPORT)}, indent=1))
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    args.out.mkdir(parents=True, exist_ok=True)
     command = shlex.join([sys.executable, "-m", "benchmarks.gpu_check", *(sys.argv[1:] if argv is None else argv)])
     if threads := args.threads or (1 if args.tiny else 0):  # two threads on two busy cores wait on each other
         import torch

@@ -30,9 +30,6 @@ from gpt1.training.finetune import Encoded, TaskModel, accumulate, finetune, n_o
 from gpt1.training.pretrain import pretrain
 from gpt1.weights import import_weights
 
-GIB = 2**30
-OOM = torch.cuda.OutOfMemoryError
-
 
 def free_memory(device: torch.device) -> None:
     """Give back what a finished (or out-of-memory) try held, so that the next one starts from an empty GPU."""
@@ -42,7 +39,7 @@ def free_memory(device: torch.device) -> None:
 
 
 def peak_gib(device: torch.device) -> float | None:
-    return round(torch.cuda.max_memory_allocated(device) / GIB, 2) if device.type == "cuda" else None
+    return round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None
 
 
 def measure(step: Callable[[], None], warmup: int, timed: int, device: torch.device) -> dict:
@@ -63,7 +60,7 @@ def measure(step: Callable[[], None], warmup: int, timed: int, device: torch.dev
         sync(device)()
         result = {"first_call_s": round(first_s, 3), "s_per_call": (time.perf_counter() - timed_start) / timed}
         return result | {"peak_gib": peak_gib(device)}
-    except OOM as error:
+    except torch.cuda.OutOfMemoryError as error:
         why = str(error).splitlines()[0]
     free_memory(device)  # outside the except block: its traceback no longer holds the step's tensors
     return {"status": "out of memory", "error": why}
@@ -173,7 +170,8 @@ def model_flops_utilisation(plan, device: torch.device, clock, done: dict) -> di
     else:  # compiling takes a minute or more per shape: the largest eager batch, halved while out of memory
         halvings = [largest >> k for k in range(largest.bit_length()) if largest >> k >= plan.mfu_batches[0]]
         try:  # a compiler error (no C compiler, an Inductor bug) costs the compiled figures, not the eager ones
-            rows = training_steps(model, torch.compile(model), device, halvings, plan, clock, first_fit=True)
+            compiled = torch.compile(model, dynamic=False)  # a static graph per batch size: pretraining has one
+            rows = training_steps(model, compiled, device, halvings, plan, clock, first_fit=True)
             result["compiled"] = with_mfu(rows, flops_per_token, peak)
         except Exception as error:
             result["compiled"] = {"status": "error", "reason": f"{type(error).__name__}: {error}"[:2000]}
@@ -307,7 +305,10 @@ def pretraining_updates(plan, device: torch.device, clock, done: dict) -> dict:
         )
         metrics = pretrain(plan.model, cfg, Path(work) / "tokens", Path(work) / "out")
         with open(Path(work) / "out" / "train_curve.csv") as file:
-            curve = [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
+            curve = [
+                {key: float(value) for key, value in row.items()} | {"step": int(row["step"])}
+                for row in csv.DictReader(file)
+            ]
     start, end = curve[0]["train_loss"], metrics["val_loss"]
     halfway = h_unigram - (h_unigram - h_next) / 2
     return {

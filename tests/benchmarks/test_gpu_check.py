@@ -153,8 +153,8 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
 
 def test_the_paper_size_check_refuses_a_cpu(tmp_path):
     with pytest.raises(ValueError, match="needs a CUDA device, not cpu: use --tiny on a CPU"):
-        gpu_check.run_check(gpu_check.GPU, "cpu", tmp_path, 60.0, "test")
-    assert not (tmp_path / gpu_check.REPORT).exists()
+        gpu_check.run_check(gpu_check.GPU, "cpu", tmp_path / "out", 60.0, "test")
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_batch_search_stops_at_the_first_batch_out_of_memory_and_compile_halves_until_one_fits():
