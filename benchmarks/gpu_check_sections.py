@@ -1,0 +1,398 @@
+"""The device check's five sections, run in order by benchmarks.gpu_check. Each is a function of the plan, the
+device, the clock (for the budget) and the sections done before it, and returns its figures as a JSON-ready dict.
+
+Imports torch, numpy, transformers (and what it brings: tqdm, pyyaml) and gpt1's own training code: nothing of
+Snakemake, DVC or MLflow, which a bare CUDA machine lacks.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import json
+import math
+import statistics
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks.bench import sync, trainer
+from gpt1.config import FinetuneConfig, PretrainConfig
+from gpt1.model import GPT, decay_groups
+from gpt1.tasks import TASKS, Example
+from gpt1.training.finetune import Encoded, TaskModel, accumulate, finetune, n_outputs
+from gpt1.training.pretrain import pretrain
+from gpt1.weights import import_weights
+
+
+def free_memory(device: torch.device) -> None:
+    """Give back what a finished (or out-of-memory) try held, so that the next one starts from an empty GPU."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def peak_gib(device: torch.device) -> float | None:
+    return round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None
+
+
+def measure(step: Callable[[], None], warmup: int, timed: int, device: torch.device) -> dict:
+    """Seconds of the first call (torch.compile compiles there), then of each of `timed` calls after `warmup`
+    calls, and the peak memory; or the out-of-memory error, with the memory given back."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    try:
+        start = time.perf_counter()
+        for i in range(warmup + timed):
+            if i == warmup:
+                sync(device)()
+                timed_start = time.perf_counter()
+            step()
+            if i == 0:
+                sync(device)()
+                first_s = time.perf_counter() - start
+        sync(device)()
+        result = {"first_call_s": round(first_s, 3), "s_per_call": (time.perf_counter() - timed_start) / timed}
+        return result | {"peak_gib": peak_gib(device)}
+    except torch.cuda.OutOfMemoryError as error:
+        why = str(error).splitlines()[0]
+    free_memory(device)  # outside the except block: its traceback no longer holds the step's tensors
+    return {"status": "out of memory", "error": why}
+
+
+# --- 1. matmul peak -------------------------------------------------------------------------------
+
+
+def matmul_tflops(device: torch.device, dtype: torch.dtype, n: int, calls: int, repeats: int = 5) -> float:
+    """TFLOP/s of `calls` n x n matmuls in a row, the median of `repeats` timings."""
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    torch.mm(a, b)
+    seconds = []
+    for _ in range(repeats):
+        sync(device)()
+        start = time.perf_counter()
+        for _ in range(calls):
+            torch.mm(a, b)
+        sync(device)()
+        seconds.append(time.perf_counter() - start)
+    return 2.0 * n**3 * calls / statistics.median(seconds) / 1e12
+
+
+def matmul_peak(plan, device: torch.device, clock, done: dict) -> dict:
+    """bf16 and fp32 (and on CUDA tf32) matmul throughput; MFU is measured against bf16 on CUDA, fp32 on the
+    CPU (where training runs in fp32, as benchmarks/bench.py)."""
+    n, calls = plan.matmul_n, plan.matmul_calls
+    tf32_before = torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32}
+        result = {f"{name}_tflops": matmul_tflops(device, dtype, n, calls) for name, dtype in dtypes.items()}
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            result["tf32_tflops"] = matmul_tflops(device, torch.float32, n, calls)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32_before
+    peak = "bf16" if device.type == "cuda" else "fp32"
+    return result | {
+        "n": n,
+        "calls_per_timing": calls,
+        "mfu_peak_tflops": result[f"{peak}_tflops"],
+        "mfu_peak": f"{peak}: the precision training runs in on this device",
+    }
+
+
+# --- 2. MFU of the paper config -------------------------------------------------------------------
+
+
+def training_steps(model: GPT, train_model, device, batches, plan, clock, first_fit: bool = False) -> list[dict]:
+    """gpt1's training step (forward under bf16 autocast on CUDA, backward, clip, fused AdamW on CUDA) at each
+    batch size, until one runs out of memory (or, with `first_fit`, until one fits)."""
+    update = trainer(model, device)
+    T, V = model.config.n_ctx, model.config.vocab_size
+    rows = []
+    for B in batches:
+        if clock.left() <= 0:
+            rows.append({"batch": B, "status": "skipped", "reason": "the budget is spent"})
+            break
+        x, y = (torch.randint(0, V, (B, T), device=device) for _ in range(2))
+        row = {"batch": B, **measure(partial(update, partial(lm_loss, train_model, x, y)), 2, plan.timed_steps, device)}
+        if "s_per_call" in row:
+            row["tokens_per_s"] = B * T / row.pop("s_per_call")
+        rows.append(row)
+        if "error" in row:
+            for p in model.parameters():
+                p.grad = None
+        if ("error" in row) != first_fit:
+            break
+    return rows
+
+
+def lm_loss(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return model(x, y)[1]
+
+
+def with_mfu(rows: list[dict], flops_per_token: float, peak_tflops: float | None) -> dict:
+    fitted = [row for row in rows if "tokens_per_s" in row]
+    for row in fitted:
+        row["mfu"] = row["tokens_per_s"] * flops_per_token / (peak_tflops * 1e12) if peak_tflops else None
+    largest = max(fitted, key=lambda row: row["batch"], default={})
+    return {"largest_batch": largest.get("batch"), "largest_batch_mfu": largest.get("mfu"), "rows": rows}
+
+
+def model_flops_utilisation(plan, device: torch.device, clock, done: dict) -> dict:
+    peak = done.get("matmul", {}).get("mfu_peak_tflops")
+    torch.manual_seed(0)
+    model = GPT(plan.model).to(device)
+    flops_per_token = model.flops_per_token(plan.model.n_ctx)
+    eager = with_mfu(training_steps(model, model, device, plan.mfu_batches, plan, clock), flops_per_token, peak)
+    result = {
+        "config": plan.model.to_dict(),
+        "parameters": model.num_parameters(),
+        "flops_per_token": flops_per_token,
+        "flops_formula": "6 N + 12 L d T; N: the blocks' weight matrices plus the tied LM head (gpt1.model, "
+        "as benchmarks/bench.py)",
+        "peak_tflops": peak,
+        "mfu_note": None if peak else "no matmul peak measured (section matmul did not finish): MFU is null",
+        "step": "forward + backward + clip_grad_norm_(1.0) + AdamW (fused on CUDA), bf16 autocast on CUDA, dropout on",
+        "eager": eager,
+    }
+    largest = eager["largest_batch"]
+    if not plan.compile:
+        result["compiled"] = {"status": "skipped", "reason": "torch.compile is off in this plan (--tiny)"}
+    elif largest is None:
+        result["compiled"] = {"status": "skipped", "reason": "no batch fitted without compile"}
+    else:  # compiling takes a minute or more per shape: the largest eager batch, halved while out of memory
+        halvings = [largest >> k for k in range(largest.bit_length()) if largest >> k >= plan.mfu_batches[0]]
+        try:  # a compiler error (no C compiler, an Inductor bug) costs the compiled figures, not the eager ones
+            compiled = torch.compile(model, dynamic=False)  # a static graph per batch size: pretraining has one
+            rows = training_steps(model, compiled, device, halvings, plan, clock, first_fit=True)
+            result["compiled"] = with_mfu(rows, flops_per_token, peak)
+        except Exception as error:
+            result["compiled"] = {"status": "error", "reason": f"{type(error).__name__}: {error}"[:2000]}
+    return result
+
+
+# --- 3. fine-tuning at SST-2 and RACE shapes ------------------------------------------------------
+
+
+def synthetic_batch(shape, vocab_size: int, seed: int = 0) -> list[Encoded]:
+    """`shape.examples` examples of `shape.sequences` sequences of `shape.tokens` random ids each, as
+    gpt1.tasks.transform lays them out (start ... extract)."""
+    rng = np.random.default_rng(seed)
+    start, extract = vocab_size - 3, vocab_size - 1
+    examples = []
+    for _ in range(shape.examples):
+        seqs = [[start, *rng.integers(0, start, shape.tokens - 2).tolist(), extract] for _ in range(shape.sequences)]
+        label = int(rng.integers(0, shape.sequences if shape.sequences > 1 else 2))  # an answer's index, or a class
+        examples.append(Encoded(seqs, label, ""))
+    return examples
+
+
+def finetune_shapes(plan, device: torch.device, clock, done: dict) -> dict:
+    """Updates of gpt1's fine-tuning (gpt1.training.finetune.accumulate: L3 with the auxiliary LM loss, then clip
+    and AdamW) on the paper's model at each task's batch shape, whole and in micro-batches."""
+    result = {}
+    for shape in plan.finetune_shapes:
+        result[shape.name] = {
+            "task": shape.task,
+            "examples": shape.examples,
+            "sequences_per_example": shape.sequences,
+            "tokens_per_sequence": shape.tokens,
+            "rows": finetune_rows(shape, plan, device, clock),
+        }
+        free_memory(device)
+    return result
+
+
+def finetune_rows(shape, plan, device: torch.device, clock) -> list[dict]:
+    task = TASKS[shape.task]
+    torch.manual_seed(0)
+    model = TaskModel(GPT(plan.model), task.kind, n_outputs(task), 0.1).to(device)
+    optimizer = torch.optim.AdamW(decay_groups(model, 0.01), lr=6.25e-5, fused=device.type == "cuda")
+    batch = synthetic_batch(shape, plan.model.vocab_size)
+
+    def update(micro: int) -> None:
+        accumulate(model, task, batch, micro, 0.5, device)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    rows = []
+    for micro in shape.micro:
+        if clock.left() <= 0:
+            rows.append({"micro_batch": micro, "status": "skipped", "reason": "the budget is spent"})
+            continue
+        row = {
+            "micro_batch": micro or shape.examples,
+            **measure(partial(update, micro), 1, plan.finetune_steps, device),
+        }
+        if "s_per_call" in row:
+            row["examples_per_s"] = shape.examples / row["s_per_call"]
+            row["tokens_per_s"] = shape.examples * shape.sequences * shape.tokens / row.pop("s_per_call")
+        else:
+            optimizer.zero_grad(set_to_none=True)
+        rows.append(row)
+    return rows
+
+
+# --- 4. pretraining updates on a learnable chain --------------------------------------------------
+
+
+def markov_chain(states: int, successors: int, n_tokens: int, seed: int) -> np.ndarray:
+    """`n_tokens` steps of a fixed random Markov chain: each state moves to one of its `successors` random
+    next states, uniformly. A model that learns the transitions gets far below the unigram loss."""
+    rng = np.random.default_rng(seed)
+    table = rng.integers(0, states, size=(states, successors)).tolist()
+    picks = rng.integers(0, successors, size=n_tokens).tolist()
+    chain, state = [], 0
+    for pick in picks:
+        state = table[state][pick]
+        chain.append(state)
+    return np.array(chain, dtype=np.int64)
+
+
+def entropies(chain: np.ndarray, states: int) -> tuple[float, float]:
+    """(unigram entropy, entropy of the next state given the current one), in nats, as counted in `chain`."""
+    unigram = np.bincount(chain, minlength=states) / len(chain)
+    h_unigram = -float(np.sum(unigram[unigram > 0] * np.log(unigram[unigram > 0])))
+    pairs = np.bincount(chain[:-1] * states + chain[1:], minlength=states * states).reshape(states, states)
+    joint = pairs / pairs.sum()
+    current = joint.sum(1, keepdims=True)
+    nonzero = joint > 0
+    h_next = -float(np.sum(joint[nonzero] * np.log((joint / np.where(current > 0, current, 1))[nonzero])))
+    return h_unigram, h_next
+
+
+def write_tokens(directory: Path, train: np.ndarray, val: np.ndarray, vocab_size: int) -> None:
+    """A token folder as `gpt1 encode-corpus` writes it (gpt1.text.encode)."""
+    directory.mkdir(parents=True)
+    train.astype(np.uint16).tofile(directory / "train.bin")
+    val.astype(np.uint16).tofile(directory / "val.bin")
+    meta = {"dtype": "uint16", "vocab_size": vocab_size, "train_tokens": len(train), "val_tokens": len(val)}
+    (directory / "meta.json").write_text(json.dumps(meta))
+
+
+def pretraining_updates(plan, device: torch.device, clock, done: dict) -> dict:
+    """gpt1.training.pretrain.pretrain itself (its schedule, step, validation and checkpoint) for a few hundred
+    updates on a Markov chain over a random subset of the vocabulary."""
+    states, successors = plan.chain
+    chain = markov_chain(states, successors, plan.chain_tokens + plan.chain_tokens // 8, seed=0)
+    h_unigram, h_next = entropies(chain, states)
+    token_ids = np.random.default_rng(1).choice(plan.model.vocab_size, states, replace=False)
+    tokens = token_ids[chain]
+    steps = plan.pretrain_steps
+    cfg = PretrainConfig(
+        batch_size=plan.pretrain_batch,
+        micro_batch_size=plan.pretrain_micro,
+        lr=plan.pretrain_lr,
+        warmup_steps=max(1, steps // 10),
+        max_steps=steps,
+        eval_interval=steps,
+        eval_batches=4,
+        log_interval=1,
+        device=str(device),
+        compile="none",
+    )
+    with tempfile.TemporaryDirectory(prefix="gpu_check_pretrain_") as work:
+        write_tokens(
+            Path(work) / "tokens", tokens[: plan.chain_tokens], tokens[plan.chain_tokens :], plan.model.vocab_size
+        )
+        metrics = pretrain(plan.model, cfg, Path(work) / "tokens", Path(work) / "out")
+        with open(Path(work) / "out" / "train_curve.csv") as file:
+            curve = [
+                {key: float(value) for key, value in row.items()} | {"step": int(row["step"])}
+                for row in csv.DictReader(file)
+            ]
+    start, end = curve[0]["train_loss"], metrics["val_loss"]
+    halfway = h_unigram - (h_unigram - h_next) / 2
+    return {
+        "updates": steps,
+        "batch": [cfg.batch_size, plan.model.n_ctx],
+        "micro_batch": cfg.micro_batch_size,
+        "lr": cfg.lr,
+        "schedule": f"linear warm-up over {cfg.warmup_steps} updates, then cosine to 0 (the paper's shape)",
+        "data": f"a random Markov chain over {states} of the {plan.model.vocab_size} token ids, "
+        f"{successors} random successors per state; {plan.chain_tokens:,} training tokens",
+        "uniform_loss": math.log(plan.model.vocab_size),
+        "unigram_loss": h_unigram,
+        "chain_loss": h_next,
+        "loss_start": start,
+        "loss_end_train": curve[-1]["train_loss"],
+        "loss_end": end,
+        "loss_fell": end < halfway,
+        "loss_fell_means": f"validation loss at the end below {halfway:.3f}, halfway from the unigram loss to the "
+        "chain's own entropy: the model learnt the transitions, not only the token frequencies",
+        "tokens_per_s": metrics["tokens_per_s"],
+        "curve": [row for row in curve if row["step"] == 1 or row["step"] % max(1, steps // 20) == 0],
+    }
+
+
+# --- 5. the openai-gpt path on a random checkpoint of the released shapes ---------------------------
+
+
+class WordTokenizer:
+    """A tokenizer with gpt1.text.bpe.Tokenizer's interface for synthetic text: a word's id is its CRC32 modulo
+    the vocabulary; the three task tokens take the last ids, as gpt1.weights appends them to the release."""
+
+    def __init__(self, vocab_size: int):
+        self.vocab_size = vocab_size
+        self.start_id, self.delimiter_id, self.extract_id = vocab_size - 3, vocab_size - 2, vocab_size - 1
+
+    def encode(self, lines: list[str]) -> list[list[int]]:
+        return [[zlib.crc32(word.encode()) % self.start_id for word in line.split()] for line in lines]
+
+
+def sentiment_examples(n: int, seed: int) -> list[Example]:
+    """SST-2-like examples: random words, labelled by which of two cue words the sentence holds."""
+    rng = np.random.default_rng(seed)
+    examples = []
+    for _ in range(n):
+        label = int(rng.integers(0, 2))
+        words = [f"w{i}" for i in rng.integers(0, 500, int(rng.integers(8, 30)))]
+        words.insert(int(rng.integers(0, len(words))), ("dull", "great")[label])
+        examples.append(Example(" ".join(words), label=label))
+    return examples
+
+
+def openai_gpt_path(plan, device: torch.device, clock, done: dict) -> dict:
+    """A random OpenAIGPTLMHeadModel of the release's shapes saved in Hugging Face's layout, imported by
+    gpt1.weights.import_weights (as `gpt1 import-openai-gpt` does), then fine-tuned on SST-2-like examples by
+    gpt1.training.finetune.finetune: the `openai-gpt` profile's path without the download and the BPE files."""
+    import transformers
+
+    cfg = plan.released
+    hf = transformers.OpenAIGPTConfig(
+        vocab_size=cfg.vocab_size, n_positions=cfg.n_ctx, n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head
+    )
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory(prefix="gpu_check_openai_gpt_") as work:
+        work = Path(work)
+        started = time.perf_counter()
+        transformers.OpenAIGPTLMHeadModel(hf).save_pretrained(work / "release", safe_serialization=True)
+        about = import_weights(work / "release", work / "model.pt")
+        import_s = time.perf_counter() - started
+        tune = FinetuneConfig(
+            batch_size=plan.openai_batch, micro_batch_size=plan.openai_batch // 2, epochs=1, device=str(device)
+        )
+        train, dev = sentiment_examples(plan.openai_examples, 0), sentiment_examples(plan.openai_examples // 2, 1)
+        tokenizer = WordTokenizer(about["model_config"]["vocab_size"])
+        result = finetune(TASKS["sst2"], train, {"dev": dev}, work / "model.pt", tokenizer, tune, work / "finetune")
+    return {
+        "released_shapes": cfg.to_dict(),
+        "checkpoint_vocab_size": about["model_config"]["vocab_size"],
+        "parameters": about["parameters"],
+        "source": result["source"],
+        "build_and_import_s": import_s,
+        "finetune_wall_s": result["wall_s"],
+        "updates": result["updates"],
+        "batch": [tune.batch_size, tune.micro_batch_size],
+        "n_train": result["n_train"],
+        "dev_metrics": result["results"]["dev"]["metrics"],
+        "produced_metrics": bool(result["results"]["dev"]["metrics"]),
+    }

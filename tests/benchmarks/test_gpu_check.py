@@ -1,0 +1,183 @@
+"""benchmarks/gpu_check.py: its tiny mode on the CPU, as a bare CUDA machine would run it (no MLflow, Snakemake
+or DVC to import), writes every section with sane figures; a failing section, the budget and --dry-run."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import gpu_check
+from conftest import ROOT
+
+# A bare CUDA machine in a Python start-up hook: mlflow, snakemake and dvc cannot be imported (as if not
+# installed), and at exit the process prints which of them is in sys.modules.
+BARE_MACHINE = """
+import atexit, importlib.abc, json, sys
+
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {absent!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (not on a bare CUDA machine)")
+
+sys.meta_path.insert(0, Absent())
+atexit.register(lambda: print("imported:", json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & {absent!r}))))
+"""
+
+
+def bare_machine(tmp_path) -> dict:
+    """The environment of a process that imports as on a bare CUDA machine."""
+    hook = tmp_path / "bare_machine"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(BARE_MACHINE.format(absent=set(gpu_check.ABSENT)))
+    return os.environ | {"PYTHONPATH": str(hook), "PYTHON": sys.executable}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """One tiny run on the CPU through the wrapper a person runs, on a stand-in bare machine; its report and
+    standard output."""
+    root = tmp_path_factory.mktemp("gpu_check")
+    command = [ROOT / "benchmarks" / "gpu_check.sh", root / "out", "--tiny", "--device", "cpu"]
+    done = subprocess.run(command, cwd=root, env=bare_machine(root), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads((root / "out" / gpu_check.REPORT).read_text()), done.stdout
+
+
+def test_the_bare_machine_stand_in_refuses_mlflow_snakemake_and_dvc(tmp_path):
+    env = bare_machine(tmp_path)
+    for name in gpu_check.ABSENT:
+        done = subprocess.run([sys.executable, "-c", f"import {name}"], env=env, capture_output=True, text=True)
+        assert done.returncode != 0 and "not on a bare CUDA machine" in done.stderr, name
+
+
+def test_tiny_run_imports_no_mlflow_snakemake_or_dvc(tiny):
+    report, stdout = tiny
+    assert "imported: []" in stdout
+    assert report["absent_modules_imported"] == []
+
+
+def test_tiny_run_writes_every_section_timed(tiny):
+    report, stdout = tiny
+    assert (
+        list(report["sections"]) == list(gpu_check.SECTIONS) == ["matmul", "mfu", "finetune", "pretrain", "openai_gpt"]
+    )
+    for name, section in report["sections"].items():
+        assert section["status"] == "ok", (name, section)
+        assert section["wall_s"] > 0
+    assert 0 < report["total_wall_s"] < report["budget_s"]
+    assert report["machine"]["device"] == "cpu" and report["machine"]["torch_threads"] == 1  # --tiny's default
+    assert "--tiny" in report["command"] and report["plan"]["name"] == "tiny" and report["budget_s"] == 450
+    assert "gpu_check on cpu" in stdout and "loss_fell True" in stdout
+
+
+def test_tiny_run_measures_matmul_and_mfu(tiny):
+    report, _ = tiny
+    matmul, mfu = report["sections"]["matmul"], report["sections"]["mfu"]
+    assert matmul["bf16_tflops"] > 0 and matmul["fp32_tflops"] > 0
+    assert matmul["mfu_peak_tflops"] == matmul["fp32_tflops"]  # the CPU trains in fp32
+    assert mfu["peak_tflops"] == matmul["fp32_tflops"] and mfu["flops_per_token"] > 0
+    rows = mfu["eager"]["rows"]
+    assert [row["batch"] for row in rows] == list(gpu_check.TINY.mfu_batches)
+    for row in rows:
+        assert row["tokens_per_s"] > 0 and 0 < row["mfu"] < 1
+    assert mfu["eager"]["largest_batch"] == gpu_check.TINY.mfu_batches[-1]
+    assert mfu["compiled"]["status"] == "skipped" and "--tiny" in mfu["compiled"]["reason"]
+
+
+def test_tiny_run_fine_tunes_at_both_shapes_whole_and_in_micro_batches(tiny):
+    report, _ = tiny
+    finetune = report["sections"]["finetune"]
+    for shape in gpu_check.TINY.finetune_shapes:
+        part = finetune[shape.name]
+        assert (part["examples"], part["sequences_per_example"]) == (shape.examples, shape.sequences)
+        assert [row["micro_batch"] for row in part["rows"]] == [m or shape.examples for m in shape.micro]
+        assert all(row["examples_per_s"] > 0 and row["tokens_per_s"] > 0 for row in part["rows"])
+
+
+def test_tiny_run_pretrains_until_the_loss_falls_below_the_unigram_loss(tiny):
+    report, _ = tiny
+    pretrain = report["sections"]["pretrain"]
+    assert pretrain["updates"] == gpu_check.TINY.pretrain_steps and pretrain["tokens_per_s"] > 0
+    assert pretrain["loss_fell"] is True
+    assert pretrain["chain_loss"] < pretrain["unigram_loss"] < pretrain["uniform_loss"]
+    assert abs(pretrain["loss_start"] - pretrain["uniform_loss"]) < 0.5  # a fresh model guesses uniformly
+    assert pretrain["loss_end"] < pretrain["unigram_loss"] - 1.0
+
+
+def test_tiny_run_fine_tunes_an_imported_release_shaped_checkpoint(tiny):
+    report, _ = tiny
+    path = report["sections"]["openai_gpt"]
+    assert path["source"] == "openai-gpt" and path["produced_metrics"]
+    assert path["checkpoint_vocab_size"] == gpu_check.TINY.released.vocab_size + 3  # the task tokens' rows
+    assert path["updates"] == gpu_check.TINY.openai_examples // gpu_check.TINY.openai_batch
+    assert 0 <= path["dev_metrics"]["accuracy"] <= 1
+
+
+def fails(plan, device, clock, done):
+    raise RuntimeError("CUDA error: out of memory at batch 128")
+
+
+def measures(plan, device, clock, done):
+    return {"seen": sorted(done)}
+
+
+def test_a_failing_section_records_its_error_and_the_next_still_runs(tmp_path):
+    chosen = {"first": fails, "second": measures}
+    report = gpu_check.run_check(gpu_check.TINY, "cpu", tmp_path, 60.0, "test", chosen)
+    assert report["sections"] == json.loads((tmp_path / gpu_check.REPORT).read_text())["sections"]
+    first, second = report["sections"]["first"], report["sections"]["second"]
+    assert first["status"] == "error" and first["error"] == "RuntimeError: CUDA error: out of memory at batch 128"
+    assert second == {"status": "ok", "seen": ["first"], "wall_s": second["wall_s"]}
+
+
+def test_sections_are_skipped_with_the_reason_once_the_budget_is_short(tmp_path):
+    plan = dataclasses.replace(gpu_check.TINY, estimate_s={"second": 1000.0})
+    report = gpu_check.run_check(plan, "cpu", tmp_path, 60.0, "test", {"first": measures, "second": measures})
+    assert report["sections"]["first"]["status"] == "ok"
+    skipped = report["sections"]["second"]
+    assert skipped["status"] == "skipped" and "needs about 1000 s" in skipped["reason"]
+    spent = gpu_check.run_check(gpu_check.TINY, "cpu", tmp_path, 0.0, "test", {"first": measures})
+    assert spent["sections"]["first"]["status"] == "skipped" and "budget left" in spent["sections"]["first"]["reason"]
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
+    gpu_check.main(["--dry-run", "--out", str(tmp_path / "out")])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["plan"]["name"] == "paper" and printed["plan"]["model"]["n_layer"] == 12
+    assert printed["sections"] == list(gpu_check.SECTIONS)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_paper_size_check_refuses_a_cpu(tmp_path):
+    with pytest.raises(ValueError, match="needs a CUDA device, not cpu: use --tiny on a CPU"):
+        gpu_check.run_check(gpu_check.GPU, "cpu", tmp_path / "out", 60.0, "test")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_batch_search_stops_at_the_first_batch_out_of_memory_and_compile_halves_until_one_fits():
+    import torch
+
+    from benchmarks.gpu_check_sections import training_steps
+    from gpt1.model import GPT
+
+    model = GPT(gpu_check.TINY.model)
+
+    def fits_below_8(x, y):  # a GPU that holds batches of up to 4
+        if len(x) >= 8:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return model(x, y)
+
+    cpu, clock = torch.device("cpu"), gpu_check.Clock(60.0)
+    eager = training_steps(model, fits_below_8, cpu, (2, 4, 8, 16), gpu_check.TINY, clock)
+    assert [(row["batch"], "tokens_per_s" in row) for row in eager] == [(2, True), (4, True), (8, False)]
+    assert eager[-1] == {
+        "batch": 8,
+        "status": "out of memory",
+        "error": "CUDA out of memory. Tried to allocate 20.00 GiB",
+    }
+    assert all(p.grad is None for p in model.parameters())
+    halving = training_steps(model, fits_below_8, cpu, (16, 8, 4, 2), gpu_check.TINY, clock, first_fit=True)
+    assert [(row["batch"], "tokens_per_s" in row) for row in halving] == [(16, False), (8, False), (4, True)]
