@@ -26,8 +26,9 @@ from benchmarks.bench import sync, trainer
 from gpt1.config import FinetuneConfig, PretrainConfig
 from gpt1.model import GPT, decay_groups
 from gpt1.tasks import TASKS, Example
-from gpt1.training.finetune import Encoded, TaskModel, accumulate, finetune, n_outputs
+from gpt1.training.finetune import Encoded, TaskModel, accumulate, finetune
 from gpt1.training.pretrain import pretrain
+from gpt1.training.targets import n_outputs
 from gpt1.weights import import_weights
 
 
@@ -213,7 +214,7 @@ def finetune_shapes(plan, device: torch.device, clock, done: dict) -> dict:
 def finetune_rows(shape, plan, device: torch.device, clock) -> list[dict]:
     task = TASKS[shape.task]
     torch.manual_seed(0)
-    model = TaskModel(GPT(plan.model), task.kind, n_outputs(task), 0.1).to(device)
+    model = TaskModel(GPT(plan.model), task.kind, n_outputs(task, "soft_labels"), 0.1).to(device)
     optimizer = torch.optim.AdamW(decay_groups(model, 0.01), lr=6.25e-5, fused=device.type == "cuda")
     batch = synthetic_batch(shape, plan.model.vocab_size)
 
