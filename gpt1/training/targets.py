@@ -4,8 +4,9 @@ STS-B's 0-5 score has two targets (`finetune.stsb_target`):
 - `soft_labels`: six classes 0..5, trained against Tai, Socher and Manning's (2015, Tree-LSTM) encoding of the
   score as a distribution over its two nearest integers (3.6 -> 0.4 on 3, 0.6 on 4); the prediction is the
   expected score. OpenAI's released code ships this encoding for STS-B (`stsb_label_encoding`, 6 classes), the
-  only trace of how the paper's 82.0 was trained, so it is the default.
-- `regression`: one output trained with squared error against score/5, as transformers' GLUE scripts do.
+  only trace of how the paper's 82.0 was trained: the `paper` and `openai-gpt` profiles use it.
+- `regression`: one output trained with squared error against score/5, as transformers' GLUE scripts do; the
+  sample profile's, where it measured better (experiments/stsb_target/README.md).
 """
 
 from __future__ import annotations
