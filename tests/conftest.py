@@ -270,3 +270,12 @@ def dry_run_jobs(output: str) -> dict[str, dict]:
 
 def job_field(block: str, key: str) -> set[str]:
     return set(re.search(rf"^\s+{key}: (.*)$", block, re.M).group(1).split(", "))
+
+
+@pytest.fixture(scope="session")
+def snakemake_project(tmp_path_factory):
+    """The smoke profile run by Snakemake on this machine, in a copy of the project: shared by the workflow tests
+    (the SLURM test compares its tables with these)."""
+    project = project_copy(tmp_path_factory.mktemp("snakemake"))
+    run(["snakemake", "--cores", "2", "--config", "profile=smoke"], project)
+    return project

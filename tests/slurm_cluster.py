@@ -22,7 +22,7 @@ from pathlib import Path
 
 # Debian's slurm-wlm, slurmdbd, munge and mariadb-server
 PROGRAMS = ["munged", "mungekey", "mariadb-install-db", "mariadbd", "mariadb", "slurmdbd", "slurmctld", "slurmd"]
-PROGRAMS += ["sbatch", "sacct", "sacctmgr", "sinfo", "scontrol"]
+PROGRAMS += ["sbatch", "srun", "sacct", "sacctmgr", "sinfo", "scontrol"]
 CLUSTER = "gpt1test"
 PARTITION = "debug"
 ACCOUNT = "gpt1"
@@ -33,7 +33,7 @@ START_TIMEOUT_S = 90
 @dataclass(frozen=True)
 class Cluster:
     root: Path
-    env: dict[str, str]  # SLURM_CONF: what a Slurm command needs to talk to this cluster
+    env: dict[str, str]  # SLURM_CONF and PATH: what a Slurm command needs to talk to this cluster
     node: str
     partition: str = PARTITION
     account: str = ACCOUNT
@@ -169,7 +169,7 @@ def write_configs(root: Path, node: str, munge_socket: Path, mariadb_port: int, 
         f"SlurmctldPidFile={slurm}/slurmctld.pid\nSlurmdPidFile={slurm}/slurmd.pid\n"
         f"SlurmctldLogFile={slurm}/log/slurmctld.log\nSlurmdLogFile={slurm}/log/slurmd.log\n"
         "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nJobAcctGatherType=jobacct_gather/linux\n"
-        "MpiDefault=none\nSwitchType=switch/none\nLaunchParameters=use_interactive_step\n"
+        "AccountingStoreFlags=job_comment\nMpiDefault=none\nSwitchType=switch/none\nLaunchParameters=use_interactive_step\n"
         "SchedulerType=sched/backfill\nSelectType=select/cons_tres\nSelectTypeParameters=CR_Core_Memory\n"
         "SlurmdParameters=config_overrides\nReturnToService=2\nMinJobAge=300\nSchedulerParameters=sched_interval=2\n"
         f"AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=127.0.0.1\n"
@@ -180,6 +180,18 @@ def write_configs(root: Path, node: str, munge_socket: Path, mariadb_port: int, 
         f"PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n"
     )
     return conf
+
+
+def srun_with_config(root: Path, conf: Path) -> Path:
+    """A folder with an `srun` that runs the real one with SLURM_CONF set. The SLURM plugin's job step
+    (snakemake-executor-plugin-slurm-jobstep 0.6.1) removes SLURM_* variables, SLURM_CONF among them, from the
+    environment of the `srun` it runs in each job; a real cluster's srun finds /etc/slurm/slurm.conf instead."""
+    folder = root / "bin"
+    folder.mkdir()
+    srun = folder / "srun"
+    srun.write_text(f'#!/bin/sh\nSLURM_CONF={conf} exec {program("srun")} "$@"\n')
+    srun.chmod(0o755)
+    return folder
 
 
 @contextmanager
@@ -198,7 +210,7 @@ def slurm_cluster() -> Iterator[Cluster]:
         munge_socket = start_munge(root, daemons)
         mariadb_port = start_mariadb(root, daemons, "slurm", password)
         conf = write_configs(root, node, munge_socket, mariadb_port, password)
-        env = {"SLURM_CONF": str(conf)}
+        env = {"SLURM_CONF": str(conf), "PATH": f"{srun_with_config(root, conf)}:{os.environ['PATH']}"}
         slurm_env = os.environ | env
         daemons.start("slurmdbd", "-D", env=slurm_env)  # its config beside SLURM_CONF
         cluster = Cluster(root, env, node)

@@ -124,13 +124,6 @@ def check_outputs_and_tracking(project):
 
 
 @pytest.fixture(scope="module")
-def snakemake_project(tmp_path_factory):
-    project = project_copy(tmp_path_factory.mktemp("snakemake"))
-    run(["snakemake", "--cores", "2", "--config", "profile=smoke"], project)
-    return project
-
-
-@pytest.fixture(scope="module")
 def dvc_project(tmp_path_factory):
     project = project_copy(tmp_path_factory.mktemp("dvc"))
     smoke = run(["gpt1", "profile", "smoke"], project).stdout.split()

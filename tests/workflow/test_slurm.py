@@ -1,0 +1,80 @@
+"""The smoke profile through SLURM: Snakemake's SLURM executor plugin with profiles/slurm submits every job to a
+real one-node cluster on 127.0.0.1 (tests/slurm_cluster.py), and the tables equal those of a run on this machine.
+Skips where SLURM, munge, MariaDB or the plugin is absent (.ci/slurm.sh installs them)."""
+
+import importlib.util
+import json
+import os
+from collections import Counter
+
+import pytest
+import yaml
+
+from conftest import ROOT, project_copy, run, snakemake_jobs
+from slurm_cluster import missing_programs, slurm_cluster
+from test_workflow import numbers
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(missing_programs()), reason=f"SLURM's programs absent: {', '.join(missing_programs())}"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
+        reason="snakemake-executor-plugin-slurm absent (pyproject.toml's dev extras)",
+    ),
+]
+TABLES = [f"results/tables/table{n}.{ext}" for n in (2, 3, 4, 5) for ext in ("md", "csv", "tex")]
+TEST_MEM_MB = 2000  # each job's memory on the test node: several fit beside each other
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with slurm_cluster() as running:
+        yield running
+
+
+def for_test_cluster(profile: dict, partition: str, account: str) -> dict:
+    """profiles/slurm for the test cluster: its partition and account, no GPUs (the node has none), and no more
+    CPUs or memory than the node has; every other setting as it is."""
+    profile["default-resources"] |= {"slurm_partition": partition, "slurm_account": account}
+    for resources in [profile["default-resources"], *profile["set-resources"].values()]:
+        resources.pop("gpu", None)
+        resources["cpus_per_task"] = min(resources.get("cpus_per_task", 1), os.cpu_count())
+        resources["mem_mb"] = min(resources.get("mem_mb", TEST_MEM_MB), TEST_MEM_MB)
+    return profile
+
+
+def test_the_smoke_profile_runs_through_slurm_and_writes_a_local_runs_tables(
+    cluster, snakemake_project, tmp_path, monkeypatch
+):
+    project = project_copy(tmp_path)
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    profile_dir = tmp_path / "slurm-test-profile"
+    profile_dir.mkdir()
+    test_profile = for_test_cluster(profile, cluster.partition, cluster.account)
+    (profile_dir / "config.yaml").write_text(yaml.safe_dump(test_profile))
+    expected = Counter(name.split("@")[0] for name in snakemake_jobs("--config", "profile=smoke", cwd=project))
+
+    for name, value in cluster.env.items():
+        monkeypatch.setenv(name, value)  # the jobs' commands and the plugin's sbatch and sacct talk to the cluster
+    args = ["snakemake", "--workflow-profile", str(profile_dir), "--config", "profile=smoke"]
+    args += ["--slurm-init-seconds-before-status-checks", "2"]  # its default, 40 s, is for busy clusters
+    done = run(args, project)
+    assert "Nothing to be done" not in done.stderr
+
+    # every job of the DAG ran as a SLURM job of the account and partition, and completed
+    lines = cluster.command(
+        "sacct", "-a", "-X", "-n", "-P", "-S", "now-1days", "-o", "Comment,State,Account,Partition"
+    ).splitlines()
+    jobs = [line.split("|") for line in lines]
+    assert Counter(comment.split("_wildcards_")[0].removeprefix("rule_") for comment, *_ in jobs) == expected
+    assert {(state, account, partition) for _, state, account, partition in jobs} == {
+        ("COMPLETED", cluster.account, cluster.partition)
+    }
+    for name in TABLES:
+        assert (project / name).read_text() == (snakemake_project / name).read_text(), name
+    for name in ["results/tables/tables.json", "results/tables/table5.json"]:
+        ours, theirs = (numbers(json.loads((p / name).read_text())) for p in (project, snakemake_project))
+        assert ours.keys() == theirs.keys(), name
+        for key, value in ours.items():
+            assert theirs[key] == (pytest.approx(value, abs=0.05) if isinstance(value, float) else value), key
