@@ -22,7 +22,7 @@ from pathlib import Path
 
 # Debian's slurm-wlm, slurmdbd, munge and mariadb-server
 PROGRAMS = ["munged", "mungekey", "mariadb-install-db", "mariadbd", "mariadb", "slurmdbd", "slurmctld", "slurmd"]
-PROGRAMS += ["sbatch", "srun", "sacct", "sacctmgr", "sinfo", "scontrol"]
+PROGRAMS += ["sbatch", "srun", "scancel", "squeue", "sacct", "sacctmgr", "sinfo", "scontrol"]
 CLUSTER = "gpt1test"
 PARTITION = "debug"
 ACCOUNT = "gpt1"
@@ -182,6 +182,17 @@ def write_configs(root: Path, node: str, munge_socket: Path, mariadb_port: int, 
     return conf
 
 
+def cancel_jobs(env: dict[str, str], timeout_s: float = 30) -> None:
+    """Cancel this user's jobs still queued or running, and wait until the queue is empty."""
+    subprocess.run([program("scancel"), "--user", getpass.getuser()], env=env, capture_output=True, timeout=30)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        queue = subprocess.run([program("squeue"), "-h"], env=env, capture_output=True, text=True, timeout=30)
+        if queue.returncode or not queue.stdout.strip():
+            return
+        time.sleep(0.5)
+
+
 def srun_with_config(root: Path, conf: Path) -> Path:
     """A folder with an `srun` that runs the real one with SLURM_CONF set. The SLURM plugin's job step
     (snakemake-executor-plugin-slurm-jobstep 0.6.1) removes SLURM_* variables, SLURM_CONF among them, from the
@@ -223,6 +234,7 @@ def slurm_cluster() -> Iterator[Cluster]:
         ):
             cluster.command("sacctmgr", "-i", *args)
         daemons.start("slurmctld", "-D", "-i", env=slurm_env)
+        stack.callback(cancel_jobs, slurm_env)  # first on exit: no job step outlives slurmd
         daemons.start("slurmd", "-D", "-N", node, env=slurm_env)
         idle = [program("sinfo"), "-h", "-N", "-o", "%T"]
         wait_until(lambda: succeeds(idle, slurm_env, expect="idle"), "slurmctld and slurmd", daemons)

@@ -5,6 +5,9 @@ Skips where SLURM, munge, MariaDB or the plugin is absent (.ci/slurm.sh installs
 import importlib.util
 import json
 import os
+import re
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -14,16 +17,36 @@ from conftest import ROOT, project_copy, run, snakemake_jobs
 from slurm_cluster import missing_programs, slurm_cluster
 from test_workflow import numbers
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(bool(missing_programs()), reason=f"SLURM's programs absent: {', '.join(missing_programs())}"),
-    pytest.mark.skipif(
-        importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
-        reason="snakemake-executor-plugin-slurm absent (pyproject.toml's dev extras)",
-    ),
-]
+PLUGIN = pytest.mark.skipif(
+    importlib.util.find_spec("snakemake_executor_plugin_slurm") is None,
+    reason="snakemake-executor-plugin-slurm absent (pyproject.toml's dev extras)",
+)
+SLURM = pytest.mark.skipif(bool(missing_programs()), reason=f"SLURM's programs absent: {', '.join(missing_programs())}")
 TABLES = [f"results/tables/table{n}.{ext}" for n in (2, 3, 4, 5) for ext in ("md", "csv", "tex")]
 TEST_MEM_MB = 2000  # each job's memory on the test node: several fit beside each other
+
+
+@PLUGIN
+def test_the_profile_gives_every_paper_job_its_resources():
+    """The README's check: a dry run with the profile shows each job's GPUs, CPUs, memory and run time; the
+    profile names only rules that exist (Snakemake ignores a misspelt one)."""
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--workflow-profile", "slurm", "-n", "--config", "profile=paper"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = re.findall(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", done.stdout + done.stderr, re.M)
+    resources = {rule: dict(pair.split("=", 1) for pair in listed.split(", ")) for rule, listed in jobs}
+    openai = snakemake_jobs("--config", "profile=openai-gpt")
+    assert set(profile["set-resources"]) <= set(resources) | {name.split("@")[0] for name in openai}
+    gpus = {"pretrain": "8", "finetune": "1", "finetune_ablation": "1", "finetune_transfer": "1", "zero_shot": "1"}
+    assert {rule: found["gpu"] for rule, found in resources.items() if "gpu" in found} == gpus
+    for rule, found in resources.items():  # the defaults (CPUs, memory, run time) and the rule's own
+        wanted = profile["default-resources"] | profile["set-resources"].get(rule, {})
+        assert {key: found.get(key) for key in wanted} == {key: str(value) for key, value in wanted.items()}, rule
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +66,9 @@ def for_test_cluster(profile: dict, partition: str, account: str) -> dict:
     return profile
 
 
+@PLUGIN
+@SLURM
+@pytest.mark.slow
 def test_the_smoke_profile_runs_through_slurm_and_writes_a_local_runs_tables(
     cluster, snakemake_project, tmp_path, monkeypatch
 ):
