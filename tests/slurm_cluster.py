@@ -28,6 +28,9 @@ PARTITION = "debug"
 ACCOUNT = "gpt1"
 DATABASE = "slurm_acct_db"
 START_TIMEOUT_S = 90
+# GPUs as SLURM sees them: GRES backed by empty files, so GPU requests are scheduled and accounted as on a GPU node
+# (CUDA finds none: the jobs run on the CPU)
+GPUS = 8
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,8 @@ def start_mariadb(root: Path, daemons: Daemons, user: str, password: str) -> int
 
 
 def write_configs(root: Path, node: str, munge_socket: Path, mariadb_port: int, password: str) -> Path:
-    """slurmdbd.conf and slurm.conf in `root`; returns slurm.conf. One node with this machine's cores and memory,
-    no GPUs; no cgroups (proctrack/linuxproc, task/none), so it runs in a container too."""
+    """slurmdbd.conf, slurm.conf and gres.conf in `root`; returns slurm.conf. One node with this machine's cores
+    and memory and GPUS fake GPUs; no cgroups (proctrack/linuxproc, task/none), so it runs in a container too."""
     user, slurm = getpass.getuser(), root / "slurm"
     for name in ("state", "spool", "log"):
         (slurm / name).mkdir(parents=True)
@@ -176,9 +179,15 @@ def write_configs(root: Path, node: str, munge_socket: Path, mariadb_port: int, 
         f"AccountingStoragePort={dbd_port}\nAccountingStorageEnforce=associations\nJobCompType=jobcomp/none\n"
         # the munge socket of the connection to slurmdbd (AuthInfo is only that of the other daemons)
         f"AccountingStoragePass={munge_socket}\n"
-        f"NodeName={node} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory={memory_mb} State=UNKNOWN\n"
+        f"GresTypes=gpu\nAccountingStorageTRES=gres/gpu\nNodeName={node} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} "
+        f"RealMemory={memory_mb} Gres=gpu:{GPUS} State=UNKNOWN\n"
         f"PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n"
     )
+    devices = root / "gpus"
+    devices.mkdir()
+    for index in range(GPUS):
+        (devices / f"gpu{index}").touch()
+    (root / "gres.conf").write_text(f"AutoDetect=off\nNodeName={node} Name=gpu File={devices}/gpu[0-{GPUS - 1}]\n")
     return conf
 
 

@@ -56,11 +56,10 @@ def cluster():
 
 
 def for_test_cluster(profile: dict, partition: str, account: str) -> dict:
-    """profiles/slurm for the test cluster: its partition and account, no GPUs (the node has none), and no more
-    CPUs or memory than the node has; every other setting as it is."""
+    """profiles/slurm for the test cluster: its partition and account, and no more CPUs or memory than its node
+    has; every other setting as it is, the GPUs too (the node's are fake: the jobs run on the CPU)."""
     profile["default-resources"] |= {"slurm_partition": partition, "slurm_account": account}
     for resources in [profile["default-resources"], *profile["set-resources"].values()]:
-        resources.pop("gpu", None)
         resources["cpus_per_task"] = min(resources.get("cpus_per_task", 1), os.cpu_count())
         resources["mem_mb"] = min(resources.get("mem_mb", TEST_MEM_MB), TEST_MEM_MB)
     return profile
@@ -88,15 +87,17 @@ def test_the_smoke_profile_runs_through_slurm_and_writes_a_local_runs_tables(
     done = run(args, project)
     assert "Nothing to be done" not in done.stderr
 
-    # every job of the DAG ran as a SLURM job of the account and partition, and completed
-    lines = cluster.command(
-        "sacct", "-a", "-X", "-n", "-P", "-S", "now-1days", "-o", "Comment,State,Account,Partition"
-    ).splitlines()
-    jobs = [line.split("|") for line in lines]
-    assert Counter(comment.split("_wildcards_")[0].removeprefix("rule_") for comment, *_ in jobs) == expected
-    assert {(state, account, partition) for _, state, account, partition in jobs} == {
-        ("COMPLETED", cluster.account, cluster.partition)
-    }
+    # every job of the DAG ran as a SLURM job of the account and partition, with the profile's GPUs, and completed
+    fields = "Comment,State,Account,Partition,AllocTRES"
+    lines = cluster.command("sacct", "-a", "-X", "-n", "-P", "-S", "now-1days", "-o", fields).splitlines()
+    rows = [line.split("|") for line in lines]
+    rules = [comment.split("_wildcards_")[0].removeprefix("rule_") for comment, *_ in rows]
+    assert Counter(rules) == expected
+    assert {tuple(row[1:4]) for row in rows} == {("COMPLETED", cluster.account, cluster.partition)}
+    gpus = {rule: resources.get("gpu", 0) for rule, resources in test_profile["set-resources"].items()}
+    for rule, row in zip(rules, rows):
+        allocated = dict(pair.split("=") for pair in row[4].split(","))
+        assert allocated.get("gres/gpu", "0") == str(gpus.get(rule, 0)), (rule, row[4])
     for name in TABLES:
         assert (project / name).read_text() == (snakemake_project / name).read_text(), name
     for name in ["results/tables/tables.json", "results/tables/table5.json"]:
