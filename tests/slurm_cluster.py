@@ -219,7 +219,7 @@ def slurm_cluster() -> Iterator[Cluster]:
     """Start the cluster; yield it once `sinfo` shows its node idle and `sacct` answers; stop it and remove its
     folder on exit."""
     if missing := missing_programs():
-        raise RuntimeError(f"the test cluster needs {', '.join(missing)}: apt-get install slurm-wlm slurmdbd munge")
+        raise RuntimeError(f"the test cluster needs {', '.join(missing)}: install them with .ci/slurm.sh")
     node = socket.gethostname().split(".")[0]
     with ExitStack() as stack:
         root = Path(tempfile.mkdtemp(prefix="slurm-"))  # short: socket paths have a 108-byte limit
