@@ -1,5 +1,6 @@
-"""A one-node SLURM cluster on 127.0.0.1 for the tests: munged, MariaDB, slurmdbd, slurmctld and slurmd, each
-with its config, key, socket, state and log in one temporary folder, on free ports above 1024.
+"""A SLURM cluster on 127.0.0.1 for the tests: munged, MariaDB, slurmdbd, slurmctld and a slurmd for each node
+(one by default; several share this machine under names of their own), each with its config, key, socket,
+state and log in one temporary folder, on free ports above 1024.
 
     with slurm_cluster() as cluster:
         subprocess.run(["sbatch", "--wrap", "hostname"], env=os.environ | cluster.env)
@@ -37,7 +38,7 @@ GPUS = 8
 class Cluster:
     root: Path
     env: dict[str, str]  # SLURM_CONF and PATH: what a Slurm command needs to talk to this cluster
-    node: str
+    nodes: list[str]  # the first is this machine's name, the others "<it>-1", ...
     partition: str = PARTITION
     account: str = ACCOUNT
 
@@ -71,10 +72,12 @@ class Daemons:
     def __init__(self, logs: Path):
         self.logs, self.running = logs, []
 
-    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.out", "wb")  # noqa: SIM115 - closed in stop()
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None, label: str = "") -> subprocess.Popen:
+        """Start the program `name`; its output goes to <label or name>.out."""
+        label = label or name
+        log = open(self.logs / f"{label}.out", "wb")  # noqa: SIM115 - closed in stop()
         process = subprocess.Popen([program(name), *args], stdout=log, stderr=subprocess.STDOUT, env=env)
-        self.running.append((name, process, log))
+        self.running.append((label, process, log))
         return process
 
     def check_running(self) -> None:
@@ -147,16 +150,18 @@ def start_mariadb(root: Path, daemons: Daemons, user: str, password: str) -> int
     return port
 
 
-def write_configs(root: Path, node: str, munge_socket: Path, mariadb_port: int, password: str) -> Path:
-    """slurmdbd.conf, slurm.conf and gres.conf in `root`; returns slurm.conf. One node with this machine's cores
-    and memory and GPUS fake GPUs; no cgroups (proctrack/linuxproc, task/none), so it runs in a container too."""
+def write_configs(root: Path, nodes: list[str], munge_socket: Path, mariadb_port: int, password: str) -> Path:
+    """slurmdbd.conf, slurm.conf and gres.conf in `root`; returns slurm.conf. Each node has this machine's cores,
+    its share of the memory and GPUS fake GPUs; no cgroups (proctrack/linuxproc, task/none), so it runs in a
+    container too."""
+    host = nodes[0]
     user, slurm = getpass.getuser(), root / "slurm"
     for name in ("state", "spool", "log"):
         (slurm / name).mkdir(parents=True)
-    dbd_port, ctld_port, slurmd_port = free_port(), free_port(), free_port()
+    dbd_port, ctld_port = free_port(), free_port()
     dbd = root / "slurmdbd.conf"
     dbd.write_text(
-        f"AuthType=auth/munge\nAuthInfo=socket={munge_socket}\nDbdHost={node}\nDbdAddr=127.0.0.1\n"
+        f"AuthType=auth/munge\nAuthInfo=socket={munge_socket}\nDbdHost={host}\nDbdAddr=127.0.0.1\n"
         f"DbdPort={dbd_port}\nSlurmUser={user}\nLogFile={slurm}/log/slurmdbd.log\nPidFile={slurm}/slurmdbd.pid\n"
         f"StorageType=accounting_storage/mysql\nStorageHost=127.0.0.1\nStoragePort={mariadb_port}\n"
         f"StorageUser=slurm\nStoragePass={password}\nStorageLoc={DATABASE}\n"
@@ -165,12 +170,12 @@ def write_configs(root: Path, node: str, munge_socket: Path, mariadb_port: int, 
     memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
     conf = root / "slurm.conf"
     conf.write_text(
-        f"ClusterName={CLUSTER}\nSlurmctldHost={node}(127.0.0.1)\nSlurmctldPort={ctld_port}\n"
-        f"SlurmdPort={slurmd_port}\nSlurmUser={user}\nSlurmdUser={user}\n"
+        f"ClusterName={CLUSTER}\nSlurmctldHost={host}(127.0.0.1)\nSlurmctldPort={ctld_port}\n"
+        f"SlurmUser={user}\nSlurmdUser={user}\n"
         f"AuthType=auth/munge\nAuthInfo=socket={munge_socket}\nCredType=cred/munge\n"
-        f"StateSaveLocation={slurm}/state\nSlurmdSpoolDir={slurm}/spool\n"
-        f"SlurmctldPidFile={slurm}/slurmctld.pid\nSlurmdPidFile={slurm}/slurmd.pid\n"
-        f"SlurmctldLogFile={slurm}/log/slurmctld.log\nSlurmdLogFile={slurm}/log/slurmd.log\n"
+        f"StateSaveLocation={slurm}/state\nSlurmdSpoolDir={slurm}/spool/%n\n"
+        f"SlurmctldPidFile={slurm}/slurmctld.pid\nSlurmdPidFile={slurm}/slurmd-%n.pid\n"
+        f"SlurmctldLogFile={slurm}/log/slurmctld.log\nSlurmdLogFile={slurm}/log/slurmd-%n.log\n"
         "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nJobAcctGatherType=jobacct_gather/linux\n"
         "AccountingStoreFlags=job_comment\nMpiDefault=none\nSwitchType=switch/none\nLaunchParameters=use_interactive_step\n"
         "SchedulerType=sched/backfill\nSelectType=select/cons_tres\nSelectTypeParameters=CR_Core_Memory\n"
@@ -179,16 +184,28 @@ def write_configs(root: Path, node: str, munge_socket: Path, mariadb_port: int, 
         f"AccountingStoragePort={dbd_port}\nAccountingStorageEnforce=associations\nJobCompType=jobcomp/none\n"
         # the munge socket of the connection to slurmdbd (AuthInfo is only that of the other daemons)
         f"AccountingStoragePass={munge_socket}\n"
-        f"GresTypes=gpu\nAccountingStorageTRES=gres/gpu\nNodeName={node} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} "
-        f"RealMemory={memory_mb} Gres=gpu:{GPUS} State=UNKNOWN\n"
-        f"PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n"
+        "GresTypes=gpu\nAccountingStorageTRES=gres/gpu\n"
+        + "".join(
+            f"NodeName={node} NodeHostname={host} NodeAddr=127.0.0.1 Port={free_port()} CPUs={os.cpu_count()} "
+            f"RealMemory={memory_mb // len(nodes)} Gres=gpu:{GPUS} State=UNKNOWN\n"
+            for node in nodes
+        )
+        + f"PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n"
     )
     devices = root / "gpus"
     devices.mkdir()
     for index in range(GPUS):
         (devices / f"gpu{index}").touch()
-    (root / "gres.conf").write_text(f"AutoDetect=off\nNodeName={node} Name=gpu File={devices}/gpu[0-{GPUS - 1}]\n")
+    gres = f"AutoDetect=off\nNodeName={','.join(nodes)} Name=gpu File={devices}/gpu[0-{GPUS - 1}]\n"
+    (root / "gres.conf").write_text(gres)
     return conf
+
+
+def idle_nodes(env: dict[str, str]) -> int:
+    listed = subprocess.run(
+        [program("sinfo"), "-h", "-N", "-t", "idle", "-o", "%N"], env=env, capture_output=True, text=True
+    )
+    return len(listed.stdout.split())
 
 
 def cancel_jobs(env: dict[str, str], timeout_s: float = 30) -> None:
@@ -215,12 +232,13 @@ def srun_with_config(root: Path, conf: Path) -> Path:
 
 
 @contextmanager
-def slurm_cluster() -> Iterator[Cluster]:
-    """Start the cluster; yield it once `sinfo` shows its node idle and `sacct` answers; stop it and remove its
+def slurm_cluster(nodes: int = 1) -> Iterator[Cluster]:
+    """Start the cluster; yield it once `sinfo` shows its nodes idle and `sacct` answers; stop it and remove its
     folder on exit."""
     if missing := missing_programs():
         raise RuntimeError(f"the test cluster needs {', '.join(missing)}: install them with .ci/slurm.sh")
-    node = socket.gethostname().split(".")[0]
+    host = socket.gethostname().split(".")[0]
+    names = [host, *(f"{host}-{index}" for index in range(1, nodes))]
     with ExitStack() as stack:
         root = Path(tempfile.mkdtemp(prefix="slurm-"))  # short: socket paths have a 108-byte limit
         stack.callback(shutil.rmtree, root, ignore_errors=True)
@@ -229,11 +247,11 @@ def slurm_cluster() -> Iterator[Cluster]:
         password = secrets.token_hex(8)
         munge_socket = start_munge(root, daemons)
         mariadb_port = start_mariadb(root, daemons, "slurm", password)
-        conf = write_configs(root, node, munge_socket, mariadb_port, password)
+        conf = write_configs(root, names, munge_socket, mariadb_port, password)
         env = {"SLURM_CONF": str(conf), "PATH": f"{srun_with_config(root, conf)}:{os.environ['PATH']}"}
         slurm_env = os.environ | env
         daemons.start("slurmdbd", "-D", env=slurm_env)  # its config beside SLURM_CONF
-        cluster = Cluster(root, env, node)
+        cluster = Cluster(root, env, names)
         wait_until(lambda: succeeds([program("sacctmgr"), "-n", "list", "cluster"], slurm_env), "slurmdbd", daemons)
         user = getpass.getuser()
         for args in (
@@ -244,8 +262,8 @@ def slurm_cluster() -> Iterator[Cluster]:
             cluster.command("sacctmgr", "-i", *args)
         daemons.start("slurmctld", "-D", "-i", env=slurm_env)
         stack.callback(cancel_jobs, slurm_env)  # first on exit: no job step outlives slurmd
-        daemons.start("slurmd", "-D", "-N", node, env=slurm_env)
-        idle = [program("sinfo"), "-h", "-N", "-o", "%T"]
-        wait_until(lambda: succeeds(idle, slurm_env, expect="idle"), "slurmctld and slurmd", daemons)
+        for name in names:
+            daemons.start("slurmd", "-D", "-N", name, env=slurm_env, label=f"slurmd-{name}")
+        wait_until(lambda: idle_nodes(slurm_env) == nodes, "slurmctld and slurmd", daemons)
         wait_until(lambda: succeeds([program("sacct"), "-n", "-a"], slurm_env), "sacct", daemons)
         yield cluster

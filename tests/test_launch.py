@@ -10,7 +10,7 @@ import pytest
 
 from conftest import BIN
 from gpt1.launch import SlurmNodes, torchrun_command
-from slurm_cluster import free_port
+from slurm_cluster import free_port, missing_programs, slurm_cluster
 
 pytestmark = pytest.mark.skipif(shutil.which("scontrol") is None, reason="scontrol absent (Debian's slurm-client)")
 
@@ -55,11 +55,12 @@ def test_outside_a_job_or_with_a_wrong_node_count_it_says_what_is_wrong(two_node
         SlurmNodes.from_environment(two_nodes | {"SLURM_NNODES": "3"})
 
 
-GROUP = """import torch, torch.distributed as dist
+GROUP = """import os, torch, torch.distributed as dist
 dist.init_process_group("gloo")
 total = torch.tensor([dist.get_rank() + 1.0])
 dist.all_reduce(total)
-print(dist.get_rank(), dist.get_world_size(), int(total))
+os.write(1, f"{dist.get_rank()} {dist.get_world_size()} {int(total)}\\n".encode())  # one write: lines never mix
+dist.destroy_process_group()  # as gpt1 pretrain does: gloo's threads left at exit may abort the process
 """
 
 
@@ -83,3 +84,31 @@ def test_the_two_nodes_commands_form_one_process_group(two_nodes, tmp_path):
     assert [launch.returncode for launch in launches] == [0, 0], [err.decode()[-2000:] for _, err in outputs]
     ranks = sorted(line.split() for out, _ in outputs for line in out.decode().splitlines())
     assert ranks == [[str(rank), "4", "10"] for rank in range(4)]  # one group of 4: 1 + 2 + 3 + 4
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(missing_programs()), reason=f"SLURM's programs absent: {', '.join(missing_programs())}")
+def test_a_two_node_slurm_job_step_forms_one_process_group(tmp_path):
+    """A real SLURM job step on two nodes (two slurmd on this machine, tests/slurm_cluster.py): `srun -N2
+    --ntasks-per-node=1 python -m gpt1.launch` on each node, with the variables SLURM sets, starts torchrun with
+    2 processes; the 4 processes meet at the first node's rendezvous."""
+    script = tmp_path / "group.py"
+    script.write_text(GROUP)
+    with slurm_cluster(nodes=2) as cluster:
+        env = os.environ | cluster.env | {"PATH": f"{BIN}:{cluster.env['PATH']}"}
+        launch = [
+            sys.executable,
+            "-m",
+            "gpt1.launch",
+            "--nproc-per-node",
+            "2",
+            "--port",
+            str(free_port()),
+            "--",
+            script,
+        ]
+        step = ["srun", "--account", cluster.account, "--nodes", "2", "--ntasks-per-node", "1", *map(str, launch)]
+        done = subprocess.run(step, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    ranks = sorted(line.split() for line in done.stdout.splitlines())
+    assert ranks == [[str(rank), "4", "10"] for rank in range(4)]
