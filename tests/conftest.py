@@ -270,3 +270,18 @@ def dry_run_jobs(output: str) -> dict[str, dict]:
 
 def job_field(block: str, key: str) -> set[str]:
     return set(re.search(rf"^\s+{key}: (.*)$", block, re.M).group(1).split(", "))
+
+
+FAKE_GPUS = "3,5"
+
+
+@pytest.fixture(scope="session")
+def snakemake_project(tmp_path_factory):
+    """The smoke profile run by Snakemake on this machine, in a copy of the project: shared by the workflow tests
+    (the SLURM test compares its tables with these)."""
+    project = project_copy(tmp_path_factory.mktemp("snakemake"))
+    # As on a machine with two GPUs, 3 and 5, whose claims are this run's alone (fake: with no GPU there, torch
+    # runs every job on the CPU)
+    gpus = ["env", f"CUDA_VISIBLE_DEVICES={FAKE_GPUS}", f"GPT1_GPU_SLOTS_DIR={tmp_path_factory.mktemp('slots')}"]
+    run([*gpus, "snakemake", "--cores", "2", "--config", "profile=smoke"], project)
+    return project

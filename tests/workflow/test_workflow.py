@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import dry_run_jobs, project_copy, run
+from conftest import FAKE_GPUS, dry_run_jobs, project_copy, run
 from gpt1.tracking import GIT_COMMIT_TAG, PARENT_RUN_TAG, PIPELINE_TAG, SOURCE_NAME_TAG
 from scripts import stage_times
 
@@ -121,19 +121,6 @@ def check_outputs_and_tracking(project):
     assert pretrain.data.metrics["final_val_ppl"] > 1
     assert by_stage["train_bpe"].data.tags["bpe_model"].endswith("results/bpe/bpe.model")
     return runs
-
-
-FAKE_GPUS = "3,5"
-
-
-@pytest.fixture(scope="module")
-def snakemake_project(tmp_path_factory):
-    project = project_copy(tmp_path_factory.mktemp("snakemake"))
-    # As on a machine with two GPUs, 3 and 5, whose claims are this run's alone (fake: with no GPU there, torch
-    # runs every job on the CPU)
-    gpus = ["env", f"CUDA_VISIBLE_DEVICES={FAKE_GPUS}", f"GPT1_GPU_SLOTS_DIR={tmp_path_factory.mktemp('slots')}"]
-    run([*gpus, "snakemake", "--cores", "2", "--config", "profile=smoke"], project)
-    return project
 
 
 @pytest.fixture(scope="module")
