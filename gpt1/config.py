@@ -106,6 +106,9 @@ class PretrainConfig:
     """torch.compile mode, or none."""
     processes: int = 1
     """torchrun processes (GPUs, or CPU processes with gloo); the run checks that it got this many."""
+    nodes: int = 1
+    """Machines the processes are spread over, processes / nodes on each: more than 1 under SLURM only
+    (gpt1.launch starts torchrun on each node of the job)."""
 
 
 @dataclass

@@ -107,6 +107,11 @@ def check_group(group: str, values: dict) -> None:
 
 
 def check_batches(pretrain: dict) -> str | None:
+    if pretrain["processes"] % pretrain["nodes"]:
+        return (
+            f"pretrain.processes ({pretrain['processes']}) must split evenly over pretrain.nodes "
+            f"({pretrain['nodes']}): the same number of processes (GPUs) on each node"
+        )
     per_process, rest = divmod(pretrain["batch_size"], pretrain["processes"])
     if rest or per_process % min(pretrain["micro_batch_size"], per_process):
         return (

@@ -82,13 +82,19 @@ class Runtime:
         return self.rank == 0
 
 
-def setup_runtime(device: str, processes: int) -> Runtime:
-    """One process, or one of torchrun's (it sets WORLD_SIZE, RANK and LOCAL_RANK)."""
+def setup_runtime(device: str, processes: int, nodes: int) -> Runtime:
+    """One process, or one of torchrun's (it sets WORLD_SIZE, LOCAL_WORLD_SIZE, RANK and LOCAL_RANK)."""
     world = int(os.environ.get("WORLD_SIZE", 1))
     if world != processes:
         raise ValueError(
             f"pretrain.processes is {processes} but this run has {world} process(es): start it with "
             f"`torchrun --nproc-per-node {processes}`, or set pretrain.processes to {world}"
+        )
+    spanned = world // int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    if spanned != nodes:
+        raise ValueError(
+            f"pretrain.nodes is {nodes} but this run spans {spanned} node(s): several nodes need Snakemake under "
+            "SLURM (README, SLURM), which starts torchrun on each"
         )
     if world == 1:
         return Runtime(0, 1, resolve_device(device))
@@ -103,7 +109,7 @@ def setup_runtime(device: str, processes: int) -> Runtime:
 
 def run_key(model_cfg: GPTConfig, cfg: PretrainConfig, meta: dict) -> str:
     """What a checkpoint must match to be resumed: everything that changes the trained weights or the snapshots."""
-    ignored = ("device", "compile", "log_interval", "processes")
+    ignored = ("device", "compile", "log_interval", "processes", "nodes")
     return checkpoint.run_key(model_cfg.to_dict(), {k: v for k, v in asdict(cfg).items() if k not in ignored}, meta)
 
 
@@ -139,7 +145,7 @@ def pretrain(
     `stop_after` ends the run after that many updates, as an interruption would, leaving only the
     checkpoint; the next call resumes from it. Returns the final metrics (None when stopped early).
     """
-    rt = setup_runtime(cfg.device, cfg.processes)
+    rt = setup_runtime(cfg.device, cfg.processes, cfg.nodes)
     meta = json.loads((tokens_dir / "meta.json").read_text())
     train_tokens, val_tokens = load_tokens(tokens_dir / "train.bin"), load_tokens(tokens_dir / "val.bin")
     if model_cfg.vocab_size != meta["vocab_size"]:
