@@ -70,3 +70,20 @@ STARTS = {
     },
 }
 START = STARTS[config["runs"]["init"]]
+
+
+def launcher(pretrain):
+    """torchrun on this machine; with pretrain.nodes > 1, on each node of the SLURM job, which gpt1.launch
+    renders from the job's environment (one srun task a node)."""
+    per_node = pretrain["processes"] // pretrain["nodes"]
+    if pretrain["nodes"] == 1:
+        return f"torchrun --standalone --nproc-per-node {per_node}"
+    return f"srun --ntasks-per-node=1 python -m gpt1.launch --nproc-per-node {per_node} --"
+
+
+def multi_node(pretrain):
+    """What snakemake-executor-plugin-slurm needs to give a job several nodes and run its command as it is (its
+    `srun` spreads one task a node): `mpi` keeps the job step from wrapping the command in a one-task srun,
+    `tasks` is one a node, and tasks_per_gpu 0 keeps the plugin from turning `tasks` into --ntasks-per-gpu."""
+    nodes = pretrain["nodes"]
+    return {"nodes": nodes, "mpi": "srun", "tasks": nodes, "tasks_per_gpu": 0} if nodes > 1 else {}
