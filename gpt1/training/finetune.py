@@ -177,9 +177,11 @@ def evaluate(model: TaskModel, task: Task, data: list[Encoded], device: torch.de
     return result
 
 
-def run_key(task: Task, cfg: FinetuneConfig, pretrained: Path, n_train: int) -> str:
+def run_key(task: Task, cfg: FinetuneConfig, pretrained: Path, n_train: int, select_on: str | None) -> str:
+    """What a checkpoint must match to be resumed; `select_on` too, since its checkpoints carry every epoch's
+    held-out score (one written without them is set aside, not resumed without them)."""
     settings = {k: v for k, v in asdict(cfg).items() if k != "device"}
-    return checkpoint.run_key(task.id, settings, str(pretrained), pretrained.stat().st_mtime_ns, n_train)
+    return checkpoint.run_key(task.id, settings, str(pretrained), pretrained.stat().st_mtime_ns, n_train, select_on)
 
 
 def finetune(
@@ -222,7 +224,7 @@ def finetune(
     per_epoch = math.ceil(len(train_data) / cfg.batch_size)
     total = per_epoch * cfg.epochs
     warmup = max(1, round(cfg.warmup * total))
-    key = run_key(task, cfg, weights, len(train_data))
+    key = run_key(task, cfg, weights, len(train_data), select_on)
     first_epoch, curves, saved = checkpoint.resume(work_dir / checkpoint.FILE, key, model, optimizer, device)
     selection = BestEpoch(select_on, task.metrics[0], saved.get("selection")) if select_on else None
 
