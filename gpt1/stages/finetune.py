@@ -151,6 +151,7 @@ def fine_tune(
     from gpt1.tasks import TASKS
     from gpt1.text.tokenizers import load_tokenizer
     from gpt1.training.finetune import finetune
+    from gpt1.training.targets import scored
 
     task, select_on = TASKS[task_id], SELECTED_ON.get(task_id)
     tokens = load_tokenizer(tokenizer)
@@ -181,7 +182,7 @@ def fine_tune(
         record["source"] = result["source"]
     if result["selection"]:
         record["selection"] = result["selection"]
-    if task.labels is None:  # STS-B's score
+    if scored(task):  # STS-B
         record["stsb_target"] = cfg.stsb_target
     write_curves(curves_out, result["curves"])
     atomic_write_json(out, record)

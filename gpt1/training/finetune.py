@@ -31,7 +31,7 @@ from gpt1.training import checkpoint
 from gpt1.training.diverged import check_loss
 from gpt1.training.schedules import warmup_linear
 from gpt1.training.selection import BestEpoch
-from gpt1.training.targets import n_outputs, predictions, task_loss
+from gpt1.training.targets import n_outputs, predictions, scored, task_loss
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def load_pretrained(weights: Path, device: torch.device, variant_name: str = "fu
 def predict(model: TaskModel, task: Task, data: list[Encoded], device: torch.device, desc: str = "") -> np.ndarray:
     """The model's answer for each example, in `data`'s order: large batches of similar lengths, no LM loss."""
     model.eval()
-    preds = np.zeros(len(data), dtype=np.float32 if task.labels is None else np.int64)
+    preds = np.zeros(len(data), dtype=np.float32 if scored(task) else np.int64)
     n_seq = len(data[0].seqs)
     with Progress(desc or f"predict {task.id}", len(data), unit="ex", short=True) as bar:
         for batch in by_length([ex.width for ex in data], INFERENCE_BATCH // n_seq):
