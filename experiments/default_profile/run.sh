@@ -5,13 +5,7 @@
 # Writes OUT_DIR/project (the run), OUT_DIR/time.log (wall time per job and in all) and prints Table 5.
 set -euo pipefail
 config=$(realpath "$1")
-out=$(realpath -m "$2")
-root=$(pwd)
-mkdir -p "$out/project"
-git ls-files -z | xargs -0 -I{} cp --parents {} "$out/project/"
-cd "$out/project"
-export PATH="$root/.venv/bin:$PATH" PYTHONPATH="$out/project" MLFLOW_DISABLE_TELEMETRY=true
-export GPT1_DATA_MIRROR="${GPT1_DATA_MIRROR:-$root/../shared/data}" MLFLOW_TRACKING_URI="sqlite:///$out/project/mlflow.db"
+source "$(dirname "$0")/../project_copy.sh" "$2"
 /usr/bin/time -f "wall %e s" snakemake table5 --cores 2 --configfile "$config" > "$out/snakemake.log" 2>&1
 tail -1 "$out/snakemake.log" > "$out/time.log"
 cat results/tables/table5.md

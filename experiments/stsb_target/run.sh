@@ -5,13 +5,7 @@
 # mirror: experiments/stsb_target/run.sh OUT_DIR. Writes OUT_DIR/<target>/ (the records), OUT_DIR/*.log, and
 # prints the Pearson correlations and pre-training's gain per target.
 set -euo pipefail
-out=$(realpath -m "$1")
-root=$(pwd)
-mkdir -p "$out/project"
-git ls-files -z | xargs -0 -I{} cp --parents {} "$out/project/"
-cd "$out/project"
-export PATH="$root/.venv/bin:$PATH" PYTHONPATH="$out/project" MLFLOW_DISABLE_TELEMETRY=true
-export GPT1_DATA_MIRROR="${GPT1_DATA_MIRROR:-$root/../shared/data}" MLFLOW_TRACKING_URI="sqlite:///$out/project/mlflow.db"
+source "$(dirname "$0")/../project_copy.sh" "$1"
 runs=()
 for seed in 42 43 44; do
   runs+=("results/metrics/full/stsb-seed$seed.json" "results/metrics/ablation/no_pretraining/stsb-seed$seed.json")
