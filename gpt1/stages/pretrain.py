@@ -23,10 +23,13 @@ def run(args: argparse.Namespace) -> None:
     import json
 
     from gpt1 import tracking
+    from gpt1.gpu_slots import claim_gpu
     from gpt1.report import flat
     from gpt1.training.pretrain import CURVES, pretrain
 
     cfg = config_from_args(PretrainConfig, args)
+    if int(os.environ.get("WORLD_SIZE", 1)) == 1:  # torchrun's processes share the node's GPUs by local rank
+        claim_gpu(cfg.device)  # before CUDA starts: a GPU no other job holds, when there are several
     vocab_size = json.loads((args.tokens_dir / "meta.json").read_text())["vocab_size"]
     model_cfg = config_from_args(GPTConfig, args, vocab_size=vocab_size)
     params = mlflow_params(args) | {"vocab_size": vocab_size, "world_size": int(os.environ.get("WORLD_SIZE", 1))}

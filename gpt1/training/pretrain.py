@@ -99,6 +99,12 @@ def setup_runtime(device: str, processes: int, nodes: int) -> Runtime:
     if world == 1:
         return Runtime(0, 1, resolve_device(device))
     if resolve_device(device).type == "cuda":
+        per_node, gpus = int(os.environ["LOCAL_WORLD_SIZE"]), torch.cuda.device_count()
+        if per_node > gpus:
+            raise ValueError(
+                f"pretrain.processes is {processes}, {per_node} on this node, but it has {gpus} GPU(s): set "
+                f"pretrain.processes to at most {gpus * nodes} (one process per GPU)"
+            )
         local_rank = int(os.environ["LOCAL_RANK"])
         torch.cuda.set_device(local_rank)
         dist.init_process_group("nccl")

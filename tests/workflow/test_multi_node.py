@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import ROOT, snakemake_jobs
 from gpt1.params import ParamsError, check_group_rules
@@ -59,3 +60,14 @@ def test_a_run_on_fewer_nodes_than_configured_is_refused(monkeypatch):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun --standalone: all 4 on this machine
     with pytest.raises(ValueError, match=r"pretrain.nodes is 2 but this run spans 1 node\(s\)"):
         setup_runtime("cpu", 4, 2)
+
+
+def test_more_processes_on_a_node_than_its_gpus_is_refused_before_any_process_group(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a node with 2 GPUs, seen from this CPU
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    refused = r"pretrain.processes is 8, 4 on this node, but it has 2 GPU\(s\): set pretrain.processes to at most 4"
+    with pytest.raises(ValueError, match=refused):
+        setup_runtime("cuda", 8, 2)

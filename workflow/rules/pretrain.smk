@@ -9,6 +9,7 @@ rule pretrain:
             "gpt1/config.py",
             "gpt1/device.py",
             "gpt1/files.py",
+            "gpt1/gpu_slots.py",
             "gpt1/launch.py",
             "gpt1/logfile.py",
             "gpt1/model.py",
