@@ -155,6 +155,7 @@ class ZeroShotConfig:
     max_examples: int = 0
     """A seeded sample of this many examples of each task's evaluation split; 0 for all."""
     seed: int = 0
+    device: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -161,14 +161,15 @@ def dry_run_gpus(visible: str, *config: str) -> dict[str, set[str]]:
 
 
 def test_snakemake_jobs_ask_for_a_gpu_only_where_their_run_uses_one():
-    """With two GPUs in sight every fine-tuning job asks for one and pretraining for one per torchrun process;
-    on a CPU-only machine, or with finetune.device cpu, none (so --cores alone decides how many run at once).
-    Zero-shot scores on the CPU (gpt1.tasks.zero_shot) and asks for none."""
+    """With two GPUs in sight every fine-tuning and zero-shot job asks for one and pretraining for one per
+    torchrun process; on a CPU-only machine, or with finetune.device cpu, none (so --cores alone decides how
+    many run at once)."""
     finetunes = {"finetune", "finetune_ablation", "finetune_transfer"}
     with_gpus = dry_run_gpus("3,5")
-    assert all(with_gpus[rule] == {"1"} for rule in finetunes | {"pretrain"})
-    assert with_gpus["zero_shot"] == {"-"} and with_gpus["download_task"] == {"-"}
+    assert all(with_gpus[rule] == {"1"} for rule in finetunes | {"pretrain", "zero_shot"})
+    assert with_gpus["download_task"] == {"-"}
+    assert dry_run_gpus("3,5", "zero_shot={device: cpu}")["zero_shot"] == {"0"}
     assert dry_run_gpus("3,5", "pretrain={processes: 2, batch_size: 8}")["pretrain"] == {"2"}
     cpu_only = dry_run_gpus("")
-    assert all(cpu_only[rule] == {"0"} for rule in finetunes | {"pretrain"})
+    assert all(cpu_only[rule] == {"0"} for rule in finetunes | {"pretrain", "zero_shot"})
     assert all(dry_run_gpus("3,5", "finetune={device: cpu}")[rule] == {"0"} for rule in finetunes)

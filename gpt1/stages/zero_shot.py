@@ -45,7 +45,11 @@ def run(args: argparse.Namespace) -> None:
             f"{args.snapshots}: no step*.pt snapshots: rerun pretraining (`snakemake --forcerun pretrain` or "
             "`dvc repro --force pretrain`), which rebuilds them from its checkpoint, or pass a checkpoint file"
         )
+    from gpt1.gpu_slots import claim_gpu
+
+    claim_gpu(cfg.device)  # before CUDA starts: a GPU no other job holds, when there are several
     from gpt1 import tracking
+    from gpt1.device import resolve_device
     from gpt1.tasks.zero_shot import score_snapshots
     from gpt1.text.tokenizers import load_tokenizer
 
@@ -59,6 +63,7 @@ def run(args: argparse.Namespace) -> None:
             load_tokenizer(args.tokenizer),
             cfg.max_examples,
             cfg.seed,
+            resolve_device(cfg.device),
             run,
         )
         atomic_write_json(args.out, record)

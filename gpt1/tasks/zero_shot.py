@@ -141,11 +141,20 @@ def run_heuristic(task: str, model, encode: Callable, splits: dict[str, list[Exa
 
 
 def score_snapshots(
-    task: str, data_dir, available: list[str], snapshots: list, tokenizer, max_examples: int, seed: int, tracker=None
+    task: str,
+    data_dir,
+    available: list[str],
+    snapshots: list,
+    tokenizer,
+    max_examples: int,
+    seed: int,
+    device: torch.device,
+    tracker=None,
 ) -> dict:
     """The heuristic's score on every pretraining snapshot (files written by gpt1.training.pretrain, oldest first):
     the record the zero_shot stage writes. Evaluates on dev (test when there is no dev). A checkpoint of
     the released weights (gpt1.weights) scores as one point whose step is None: its updates are unknown."""
+    from gpt1.device import describe
     from gpt1.model import GPT, GPTConfig
     from gpt1.tasks import read_split
 
@@ -156,14 +165,14 @@ def score_snapshots(
     if task == "cola":
         splits["train"] = sample(read_split(task, "train", data_dir), max_examples, seed)
     log.info(
-        "zero-shot %s: %s; %d snapshot(s) from %s on the CPU (%d threads), torch %s",
+        "zero-shot %s: %s; %d snapshot(s) from %s on %s, torch %s",
         task,
         ", ".join(
             f"{len(examples)} {split if name == 'evaluate' else 'train'} examples" for name, examples in splits.items()
         ),
         len(snapshots),
         Path(snapshots[0]).parent if snapshots else "-",
-        torch.get_num_threads(),
+        describe(device),
         torch.__version__,
     )
     points = []
@@ -172,6 +181,7 @@ def score_snapshots(
         state = load_weights_file(path)
         model = GPT(GPTConfig(**state["model_config"]))
         model.load_state_dict(state["model"])
+        model.to(device)
         result = run_heuristic(task, model, tokenizer.encode, splits, model.config.n_ctx)
         points.append({"step": state["step"], **result})
         log.info(

@@ -27,6 +27,8 @@ def test_a_task_without_data_is_recorded_without_torch_or_mlflow(tmp_path):
         "10",
         "--seed",
         "0",
+        "--device",
+        "auto",
     ]
     assert heavy_imports(argv, tmp_path) == []
     record = json.loads((tmp_path / "z.json").read_text())

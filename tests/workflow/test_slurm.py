@@ -42,7 +42,7 @@ def test_the_profile_gives_every_paper_job_its_resources():
     resources = {rule: dict(pair.split("=", 1) for pair in listed.split(", ")) for rule, listed in jobs}
     openai = snakemake_jobs("--config", "profile=openai-gpt")
     assert set(profile["set-resources"]) <= set(resources) | {name.split("@")[0] for name in openai}
-    gpus = {"pretrain": "8", "finetune": "1", "finetune_ablation": "1", "finetune_transfer": "1"}
+    gpus = {"pretrain": "8", "finetune": "1", "finetune_ablation": "1", "finetune_transfer": "1", "zero_shot": "1"}
     assert {rule: found["gpu"] for rule, found in resources.items() if "gpu" in found} == gpus
     for rule, found in resources.items():  # the defaults (CPUs, memory, run time) and the rule's own
         wanted = profile["default-resources"] | profile["set-resources"].get(rule, {})

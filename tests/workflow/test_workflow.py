@@ -139,13 +139,14 @@ def test_snakemake_runs_the_chain_then_has_nothing_to_do(snakemake_project):
 
 def test_snakemake_gives_fine_tunings_that_run_at_once_gpus_of_their_own(snakemake_project):
     """The smoke run saw two GPUs (FAKE_GPUS): Snakemake ran at most two GPU jobs at once, and each fine-tuning
-    claimed one (gpt1.gpu_slots), as did the one-process pretraining. Two fine-tunings whose logs overlap in time
-    held different GPUs; both GPUs were used."""
+    claimed one (gpt1.gpu_slots), as did the one-process pretraining and each zero-shot job. Two fine-tunings
+    whose logs overlap in time held different GPUs; both GPUs were used."""
     log = sorted((snakemake_project / ".snakemake" / "log").glob("*.snakemake.log"))[0]  # the run's, not a rerun's
     provided = re.search(r"^Provided resources: (.*)$", log.read_text(), re.M).group(1)
     assert re.search(r"\bgpu\W+(gpu\W+)?2\b", provided), provided  # gpu=2, written gpu=Resource("gpu", 2)
-    pretraining = (snakemake_project / "results" / "logs" / "pretrain.log").read_text()
-    assert len(re.findall(r"GPU slot \d of 2: CUDA_VISIBLE_DEVICES=[35]\b", pretraining)) == 1
+    logs = snakemake_project / "results" / "logs"
+    for path in [logs / "pretrain.log", logs / "zero_shot_sst2.log"]:  # the smoke profile's one zero-shot task
+        assert len(re.findall(r"GPU slot \d of 2: CUDA_VISIBLE_DEVICES=[35]\b", path.read_text())) == 1, path
     held = []  # (when the GPU was claimed, the log's last time: it was still held, GPU)
     stamp = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) "
     for path in (snakemake_project / "results" / "logs" / "finetune").rglob("*.log"):

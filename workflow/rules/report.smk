@@ -1,3 +1,6 @@
+from gpt1.gpu_slots import gpus_needed
+
+
 rule tables:
     input:
         code=code(
@@ -72,8 +75,10 @@ rule zero_shot:
             "gpt1/stages/common.py",
             "gpt1/batching.py",
             "gpt1/config.py",
+            "gpt1/device.py",
             "gpt1/download.py",
             "gpt1/files.py",
+            "gpt1/gpu_slots.py",
             "gpt1/logfile.py",
             "gpt1/model.py",
             "gpt1/params.py",
@@ -92,6 +97,8 @@ rule zero_shot:
         "results/logs/zero_shot_{task}.log",
     conda:
         "../envs/gpt1.yaml"
+    resources:
+        gpu=gpus_needed(config["zero_shot"]["device"]),  # one per job on CUDA, as fine-tuning (gpt1.gpu_slots)
     params:
         zero_shot=cli_flags(config["zero_shot"]),
     shell:
