@@ -1,5 +1,6 @@
-"""One GPU per job: a fine-tuning process takes a GPU no other gpt1 process on the machine holds and makes it
-its only one (CUDA_VISIBLE_DEVICES), so eight jobs at once on eight GPUs do not all land on cuda:0.
+"""One GPU per job: a fine-tuning, zero-shot or one-process pretraining job takes a GPU no other gpt1 process on
+the machine holds and makes it its only one (CUDA_VISIBLE_DEVICES), so eight jobs at once on eight GPUs do not
+all land on cuda:0.
 
 A slot is a device of the list this process may use (CUDA_VISIBLE_DEVICES's entries when it is set, else
 nvidia-smi's GPUs); its claim is an flock on a file named for the device, in one folder per user on this
