@@ -1,6 +1,6 @@
 """torchrun on every node of a SLURM job: the launch command rendered from the job's environment.
 
-    srun --ntasks-per-node=1 python -m gpt1.launch --nproc-per-node 8 -- -m gpt1 pretrain ...
+    srun --nodes=2 --ntasks-per-node=1 python -m gpt1.launch --nproc-per-node 8 -- -m gpt1 pretrain ...
 
 runs, on each node, torchrun with the job's node count, this node's rank (SLURM_NODEID) and a rendezvous on the
 job's first node (`scontrol show hostnames` of SLURM_JOB_NODELIST), so the nodes' processes form one group;
@@ -30,8 +30,8 @@ class SlurmNodes:
         missing = [name for name in ("SLURM_JOB_NODELIST", "SLURM_NNODES", "SLURM_NODEID") if name not in env]
         if missing:
             raise SystemExit(
-                f"gpt1.launch: {', '.join(missing)} unset: run it in a SLURM job step (srun --ntasks-per-node=1), "
-                "or `torchrun --standalone` on one machine"
+                f"gpt1.launch: {', '.join(missing)} unset: run it in a SLURM job step (srun --nodes=N "
+                "--ntasks-per-node=1), or `torchrun --standalone` on one machine"
             )
         hosts = hostnames(env["SLURM_JOB_NODELIST"], env)
         if len(hosts) != int(env["SLURM_NNODES"]):

@@ -1,16 +1,20 @@
 """pretrain.nodes: one machine runs torchrun itself; several nodes (under SLURM) run gpt1.launch on each, through
 the job's srun, and the job asks the SLURM executor plugin for the nodes."""
 
+import json
 import re
 import subprocess
 import sys
 
 import pytest
 import torch
+import yaml
 
-from conftest import ROOT, snakemake_jobs
+from conftest import ROOT, project_copy, run, snakemake_jobs
 from gpt1.params import ParamsError, check_group_rules
 from gpt1.training.pretrain import setup_runtime
+from slurm_cluster import slurm_cluster
+from test_slurm import PLUGIN, SLURM, for_test_cluster
 
 TWO_NODES = "pretrain={nodes: 2, processes: 4}"
 
@@ -36,7 +40,7 @@ def test_one_node_runs_torchrun_standalone_and_asks_for_no_nodes():
 def test_two_nodes_run_gpt1_launch_on_each_through_the_jobs_srun():
     cmd = snakemake_jobs("pretrain", "--config", "profile=smoke", TWO_NODES)["pretrain"]["cmd"]
     assert cmd.startswith(
-        "srun --ntasks-per-node=1 python -m gpt1.launch --nproc-per-node 2 -- -m gpt1 pretrain --tokens-dir "
+        "srun --nodes=2 --ntasks-per-node=1 python -m gpt1.launch --nproc-per-node 2 -- -m gpt1 pretrain --tokens-dir "
     )
     assert "--nodes 2 " in cmd and "--processes 4 " in cmd
     resources = pretrain_resources(TWO_NODES)
@@ -71,3 +75,34 @@ def test_more_processes_on_a_node_than_its_gpus_is_refused_before_any_process_gr
     refused = r"pretrain.processes is 8, 4 on this node, but it has 2 GPU\(s\): set pretrain.processes to at most 4"
     with pytest.raises(ValueError, match=refused):
         setup_runtime("cuda", 8, 2)
+
+
+@PLUGIN
+@SLURM
+@pytest.mark.slow
+def test_two_node_pretraining_runs_as_one_slurm_job_through_the_executor_plugin(tmp_path, monkeypatch):
+    """The smoke pretraining with pretrain.nodes 2, submitted by Snakemake with profiles/slurm to a two-node test
+    cluster (two slurmd on this machine): one job on both nodes, whose srun starts gpt1.launch on each; the two
+    processes train as one DistributedDataParallel group (gloo on the CPU)."""
+    project = project_copy(tmp_path)
+    with slurm_cluster(nodes=2) as cluster:
+        profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+        profile = for_test_cluster(profile, cluster.partition, cluster.account)
+        (tmp_path / "profile").mkdir()
+        (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+        for name, value in cluster.env.items():
+            monkeypatch.setenv(name, value)
+        args = ["snakemake", "results/pretrain/model.pt", "--workflow-profile", str(tmp_path / "profile")]
+        args += ["--config", "profile=smoke", "pretrain={nodes: 2, processes: 2}"]
+        run([*args, "--slurm-init-seconds-before-status-checks", "2"], project)
+        fields = "Comment,State,NNodes,AllocTRES"
+        lines = cluster.command("sacct", "-a", "-X", "-n", "-P", "-S", "now-1days", "-o", fields).splitlines()
+    jobs = {
+        comment.split("_wildcards_")[0].removeprefix("rule_"): rest
+        for comment, *rest in (line.split("|") for line in lines)
+    }
+    assert jobs["pretrain"][:2] == ["COMPLETED", "2"], jobs
+    assert "gres/gpu=16" in jobs["pretrain"][2].split(","), jobs  # the profile's 8 (fake) GPUs on each node
+    log = (project / "results" / "logs" / "pretrain.log").read_text()
+    assert re.search(r"model: [\d,]+ parameters; device cpu .*, 2 process\(es\)", log), log[-3000:]
+    assert json.loads((project / "results" / "pretrain" / "metrics.json").read_text())["steps"] == 30

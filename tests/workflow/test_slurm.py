@@ -42,11 +42,23 @@ def test_the_profile_gives_every_paper_job_its_resources():
     resources = {rule: dict(pair.split("=", 1) for pair in listed.split(", ")) for rule, listed in jobs}
     openai = snakemake_jobs("--config", "profile=openai-gpt")
     assert set(profile["set-resources"]) <= set(resources) | {name.split("@")[0] for name in openai}
-    gpus = {"pretrain": "8", "finetune": "1", "finetune_ablation": "1", "finetune_transfer": "1", "zero_shot": "1"}
-    assert {rule: found["gpu"] for rule, found in resources.items() if "gpu" in found} == gpus
+    gpus = {rule: gpus_per_job(found, nodes=int(found.get("nodes", 1))) for rule, found in resources.items()}
+    assert {rule: n for rule, n in gpus.items() if n} == {
+        "pretrain": 8,  # on each of its nodes (gres)
+        "finetune": 1,
+        "finetune_ablation": 1,
+        "finetune_transfer": 1,
+        "zero_shot": 1,
+    }
     for rule, found in resources.items():  # the defaults (CPUs, memory, run time) and the rule's own
         wanted = profile["default-resources"] | profile["set-resources"].get(rule, {})
         assert {key: found.get(key) for key in wanted} == {key: str(value) for key, value in wanted.items()}, rule
+
+
+def gpus_per_job(resources: dict, nodes: int) -> int:
+    """The GPUs SLURM gives a job with these resources: `gres` gpu:N is N on each node, `gpu` N is N in all."""
+    gres = str(resources.get("gres", ""))
+    return int(gres.split(":")[-1]) * nodes if gres.startswith("gpu") else int(resources.get("gpu", 0))
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +106,7 @@ def test_the_smoke_profile_runs_through_slurm_and_writes_a_local_runs_tables(
     rules = [comment.split("_wildcards_")[0].removeprefix("rule_") for comment, *_ in rows]
     assert Counter(rules) == expected
     assert {tuple(row[1:4]) for row in rows} == {("COMPLETED", cluster.account, cluster.partition)}
-    gpus = {rule: resources.get("gpu", 0) for rule, resources in test_profile["set-resources"].items()}
+    gpus = {rule: gpus_per_job(resources, nodes=1) for rule, resources in test_profile["set-resources"].items()}
     for rule, row in zip(rules, rows):
         allocated = dict(pair.split("=") for pair in row[4].split(","))
         assert allocated.get("gres/gpu", "0") == str(gpus.get(rule, 0)), (rule, row[4])

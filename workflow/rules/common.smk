@@ -78,7 +78,9 @@ def launcher(pretrain):
     per_node = pretrain["processes"] // pretrain["nodes"]
     if pretrain["nodes"] == 1:
         return f"torchrun --standalone --nproc-per-node {per_node}"
-    return f"srun --ntasks-per-node=1 python -m gpt1.launch --nproc-per-node {per_node} --"
+    # --nodes: the executor plugin's job step drops the allocation's SLURM_* variables: without it, srun runs on
+    # one node
+    return f"srun --nodes={pretrain['nodes']} --ntasks-per-node=1 python -m gpt1.launch --nproc-per-node {per_node} --"
 
 
 def multi_node(pretrain):
