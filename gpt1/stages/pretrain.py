@@ -28,11 +28,12 @@ def run(args: argparse.Namespace) -> None:
     from gpt1.training.pretrain import CURVES, pretrain
 
     cfg = config_from_args(PretrainConfig, args)
-    if int(os.environ.get("WORLD_SIZE", 1)) == 1:  # torchrun's processes share the node's GPUs by local rank
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world == 1:  # torchrun's processes share the node's GPUs by local rank
         claim_gpu(cfg.device)  # before CUDA starts: a GPU no other job holds, when there are several
     vocab_size = json.loads((args.tokens_dir / "meta.json").read_text())["vocab_size"]
     model_cfg = config_from_args(GPTConfig, args, vocab_size=vocab_size)
-    params = mlflow_params(args) | {"vocab_size": vocab_size, "world_size": int(os.environ.get("WORLD_SIZE", 1))}
+    params = mlflow_params(args) | {"vocab_size": vocab_size, "world_size": world}
     if int(os.environ.get("RANK", 0)) != 0:  # one MLflow run, the main process's
         os.environ["GPT1_TRACKING"] = "0"
     with tracking.stage_run("pretrain", params, path_tags(args)) as run:

@@ -45,14 +45,13 @@ def run(args: argparse.Namespace) -> None:
             f"{args.snapshots}: no step*.pt snapshots: rerun pretraining (`snakemake --forcerun pretrain` or "
             "`dvc repro --force pretrain`), which rebuilds them from its checkpoint, or pass a checkpoint file"
         )
-    from gpt1.gpu_slots import claim_gpu
-
-    claim_gpu(cfg.device)  # before CUDA starts: a GPU no other job holds, when there are several
     from gpt1 import tracking
     from gpt1.device import resolve_device
+    from gpt1.gpu_slots import claim_gpu
     from gpt1.tasks.zero_shot import score_snapshots
     from gpt1.text.tokenizers import load_tokenizer
 
+    claim_gpu(cfg.device)  # before CUDA starts: a GPU no other job holds, when there are several
     tags = path_tags(args) | {"task": args.task}
     with tracking.stage_run("zero_shot", mlflow_params(args), tags, name=f"zero_shot/{args.task}") as run:
         record = score_snapshots(
