@@ -21,6 +21,7 @@ STAGES = [
     "train-bpe",
     "encode-corpus",
     "pretrain",
+    "pretrain-lstm",
     "import-openai-gpt",
     "download-task",
     "finetune",

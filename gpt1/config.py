@@ -73,6 +73,38 @@ class GPTConfig:
 
 
 @dataclass
+class LSTMConfig:
+    """params.yaml's `lstm` group: the LSTM baseline of Table 5 and Figure 2 (gpt1.lstm). The paper gives one
+    layer of 2,048 units; the rest is ours (docs/lstm.md). The defaults are the paper profile's."""
+
+    GROUP: ClassVar[str] = "lstm"
+
+    NOT_PARAMS: ClassVar[tuple[str, ...]] = ("vocab_size", "n_ctx")
+    """The vocabulary is the tokenizer's; the context, the transformer's (model.n_ctx): both read the same
+    windows of the same tokens."""
+
+    vocab_size: int = 40478
+    n_ctx: int = 512
+    """The longest sequence it is given (pretraining's windows, fine-tuning's truncation)."""
+    n_layer: int = 1
+    n_hidden: int = 2048
+    """Units of each LSTM layer (the paper's "2048 unit LSTM")."""
+    n_embd: int = 768
+    """Width of the token embedding and of the LSTM's projected output, which the tied LM head and the task
+    heads read."""
+    dropout: float = 0.1
+    """Dropout on the embeddings and on the LSTM's output."""
+    init_std: float = 0.02
+    """N(0, init_std) for the embedding and for the task heads built on it."""
+    pretrain_lr: float = 1e-3
+    """Its pretraining's peak learning rate, in place of pretrain.lr (the transformer's); the schedule, batches
+    and updates are pretrain's."""
+
+    def to_dict(self) -> dict:
+        return {"architecture": "lstm", **asdict(self)}
+
+
+@dataclass
 class PretrainConfig:
     """params.yaml's `pretrain` group."""
 
@@ -163,14 +195,17 @@ class Variant:
     """A fine-tuning run's relation to pretraining.
 
     `full`: every pretrained weight and the auxiliary LM objective. Table 5's ablations: `no_pretraining`
-    (the checkpoint's shape, fresh N(0, 0.02) weights) and `no_aux_lm` (lambda = 0). Figure 2 (left):
-    `layers<K>`, the pretrained embeddings and first K blocks, the rest fresh.
+    (the checkpoint's shape, fresh N(0, 0.02) weights), `no_aux_lm` (lambda = 0) and `lstm` (every weight of
+    the LSTM baseline's pretraining, with the auxiliary LM objective). Figure 2 (left): `layers<K>`, the
+    pretrained embeddings and first K blocks, the rest fresh.
     """
 
     name: str
     layers: int | None
     """Pretrained blocks transferred with the embeddings; None: all; -1: nothing at all."""
     aux_lm: bool
+    architecture: str = "transformer"
+    """The architecture of the checkpoint it fine-tunes (gpt1.architectures)."""
 
     @classmethod
     def parse(cls, name: str, n_layer: int) -> Variant:
@@ -180,22 +215,25 @@ class Variant:
             return cls(name, -1, True)
         if name == "no_aux_lm":
             return cls(name, None, False)
+        if name == "lstm":
+            return cls(name, None, True, "lstm")
         if name.startswith("layers") and name[6:].isdigit() and int(name[6:]) <= n_layer:
             return cls(name, int(name[6:]), True)
         raise ValueError(
-            f"finetune variant {name!r}: use full, no_pretraining, no_aux_lm or layers<K> "
+            f"finetune variant {name!r}: use full, no_pretraining, no_aux_lm, lstm or layers<K> "
             f"with K at most the model's {n_layer} layers"
         )
 
     def transfers(self, key: str) -> bool:
-        """Whether the pretrained tensor `key` (a GPT state-dict key) is loaded."""
+        """Whether the pretrained tensor `key` (a state-dict key) is loaded."""
         if self.layers is None or key.startswith(("tokens_embed.", "positions_embed.")):
             return self.layers != -1
         return key.startswith("h.") and int(key.split(".")[1]) < self.layers
 
 
 PARAM_GROUPS = {
-    cls.GROUP: cls for cls in (CorpusConfig, BPEConfig, GPTConfig, PretrainConfig, FinetuneConfig, ZeroShotConfig)
+    cls.GROUP: cls
+    for cls in (CorpusConfig, BPEConfig, GPTConfig, LSTMConfig, PretrainConfig, FinetuneConfig, ZeroShotConfig)
 }
 """params.yaml's groups that are stage settings, each with its dataclass. The other groups (runs, ablation,
 transfer) say which runs the tables and figures need."""

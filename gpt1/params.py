@@ -128,13 +128,23 @@ def check_heads(model: dict) -> str | None:
     return None
 
 
-GROUP_RULES = {"pretrain": check_batches, "model": check_heads}
+def check_projection(lstm: dict) -> str | None:
+    if lstm["n_embd"] > lstm["n_hidden"]:  # torch's LSTM projects its output down, never up
+        return f"lstm.n_embd ({lstm['n_embd']}) must be at most lstm.n_hidden ({lstm['n_hidden']})"
+    return None
+
+
+GROUP_RULES = {"pretrain": check_batches, "model": check_heads, "lstm": check_projection}
 """What the schema cannot say about one group: a function of the group's values giving the error, or None."""
 
 
 def check_group_rules(group: str, values: dict) -> None:
     if group in GROUP_RULES and (error := GROUP_RULES[group](values)):
         raise ParamsError(error)
+
+
+ZERO_SHOT_ONLY = ("dprd",)
+"""Sets scored zero-shot only, never fine-tuned (so never in runs.tasks): DPRD, the Winograd-style heuristic's."""
 
 
 def check_cross_references(params: dict) -> None:
@@ -146,7 +156,7 @@ def check_cross_references(params: dict) -> None:
         ("runs.zero_shot", params["runs"]["zero_shot"]),
     ):
         for i, task in enumerate(tasks):
-            if task not in params["runs"]["tasks"]:
+            if task not in params["runs"]["tasks"] and task not in ZERO_SHOT_ONLY:
                 raise ParamsError(f"params.yaml: {where}.{i}: {task!r} is not in runs.tasks; add it there")
     n_layer = params["model"]["n_layer"]
     for i, layers in enumerate(params["transfer"]["layers"]):

@@ -5,8 +5,9 @@ tests of issue 12 with their numbers and a verdict:
 - Table 5: pre-training's gain on the average is more than twice its sd over seeds;
 - Table 5: at least 3 tasks have a gain above their own sd (the sd of the per-seed differences);
 - Figure 2, left: all layers transferred beat none by more than the larger of the two seeds' sds;
-- Figure 2, right: each zero-shot heuristic, last snapshot against the first, beyond twice the standard error
-  of the difference (binomial for accuracy; (1 - r^2) / sqrt(n - 1) for a Matthews correlation).
+- Figure 2, right: each zero-shot heuristic (the transformer's, then the LSTM's), last snapshot against the
+  first, beyond twice the standard error of the difference (binomial for accuracy; (1 - r^2) / sqrt(n - 1) for a
+  Matthews correlation).
 Exits 1 when one of the first three fails, so that a script can check a run.
 """
 
@@ -50,7 +51,9 @@ def checks(results: Path) -> list[tuple[bool | None, str]]:
                 f"against 0 layers {none['mean']:.1f} ± {none['sd']:.1f}: {rise:+.1f}, spread {spread:.1f}",
             )
         )
-    for task, curve in figure2["zero_shot"].items():
+    curves = [(task, "", c) for task, c in figure2["zero_shot"].items()]
+    curves += [(task, "LSTM ", c) for task, c in figure2.get("zero_shot_lstm", {}).items()]
+    for task, architecture, curve in curves:
         first, last = curve["points"][0], curve["points"][-1]
         n, metric = curve["n"], curve["metric"]
         se = math.hypot(standard_error(metric, first["value"], n), standard_error(metric, last["value"], n))
@@ -58,8 +61,8 @@ def checks(results: Path) -> list[tuple[bool | None, str]]:
         lines.append(
             (
                 None,
-                f"Figure 2 zero-shot, {task} ({metric}, n {n}): step {first['step']} {first['value']:.3f} -> step "
-                f"{last['step']} {last['value']:.3f}: {rise:+.3f}, 2 se {2 * se:.3f}: "
+                f"Figure 2 zero-shot, {architecture}{task} ({metric}, n {n}): step {first['step']} "
+                f"{first['value']:.3f} -> step {last['step']} {last['value']:.3f}: {rise:+.3f}, 2 se {2 * se:.3f}: "
                 + ("rises beyond sampling error" if rise > 2 * se else "within sampling error"),
             )
         )

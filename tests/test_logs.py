@@ -23,8 +23,8 @@ from gpt1.model import GPT
 from gpt1.params import cli_flags
 from gpt1.progress import INTERVAL_ENV, Progress
 from gpt1.tasks import TASKS, Example
-from gpt1.tasks.zero_shot import continuation_logprobs
 from gpt1.training.finetune import finetune
+from gpt1.training.zero_shot import continuation_logprobs
 
 
 def pretrain_argv(tokens_dir, out_dir, log_file, **changes) -> list[str]:

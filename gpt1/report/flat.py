@@ -44,15 +44,17 @@ def from_table5(summary: dict) -> dict[str, float]:
 
 
 def from_figure2(data: dict) -> dict[str, float]:
-    """Figure 2: the score by layers transferred, and each zero-shot heuristic at the last snapshot."""
+    """Figure 2: the score by layers transferred, and each zero-shot heuristic at the last snapshot of the
+    transformer (`zero_shot_<task>`) and of the LSTM (`zero_shot_lstm_<task>`)."""
     flat = {
         f"{task}_layers{point['layers']}": round(point["mean"], DIGITS)
         for task, points in data["transfer"].items()
         for point in points
     }
-    for task, curve in data["zero_shot"].items():
-        if curve["points"]:
-            flat[f"zero_shot_{task}"] = round(curve["points"][-1]["value"], DIGITS)
+    for curves in ("zero_shot", "zero_shot_lstm"):
+        for task, curve in data.get(curves, {}).items():
+            if curve["points"]:
+                flat[f"{curves}_{task}"] = round(curve["points"][-1]["value"], DIGITS)
     return flat
 
 

@@ -13,9 +13,9 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from gpt1.tasks.registry import TASKS
+    from gpt1.tasks.registry import TASKS, ZERO_SHOT_TASKS
 
-    parser.add_argument("--task", required=True, choices=list(TASKS))
+    parser.add_argument("--task", required=True, choices=[*TASKS, *ZERO_SHOT_TASKS])
     parser.add_argument("--out-dir", type=Path, required=True, help="writes data/ and status.json here")
 
 

@@ -1,4 +1,5 @@
-"""Score every pretraining snapshot (or the released weights) with a task's zero-shot heuristic: Figure 2."""
+"""Score every pretraining snapshot of either architecture (or the released weights) with a task's zero-shot
+heuristic: Figure 2 (right)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from gpt1.text.tokenizers import TOKENIZER_HELP
 
 log = logging.getLogger(__name__)
 
+HEURISTICS = ("cola", "sst2", "race", "dprd")  # gpt1.training.zero_shot.METRICS's, named without importing torch
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", required=True, choices=["cola", "sst2", "race"])
+    parser.add_argument("--task", required=True, choices=HEURISTICS, help="dprd: the Winograd heuristic")
     parser.add_argument("--task-dir", type=Path, required=True, help="download-task's --out-dir")
     parser.add_argument(
         "--snapshots",
         type=Path,
         required=True,
-        help="the pretrain stage's snapshots/ folder, or one checkpoint (e.g. the imported released weights)",
+        help="a pretraining stage's snapshots/ folder (the transformer's or the LSTM's), or one checkpoint (e.g. "
+        "the imported released weights)",
     )
     parser.add_argument("--tokenizer", type=Path, required=True, help=TOKENIZER_HELP)
     parser.add_argument("--out", type=Path, required=True, help="the JSON record to write")
@@ -47,13 +51,16 @@ def run(args: argparse.Namespace) -> None:
         )
     from gpt1 import tracking
     from gpt1.device import resolve_device
+    from gpt1.files import load_weights_file
     from gpt1.gpu_slots import claim_gpu
-    from gpt1.tasks.zero_shot import score_snapshots
     from gpt1.text.tokenizers import load_tokenizer
+    from gpt1.training.zero_shot import score_snapshots
 
     claim_gpu(cfg.device)  # before CUDA starts: a GPU no other job holds, when there are several
-    tags = path_tags(args) | {"task": args.task}
-    with tracking.stage_run("zero_shot", mlflow_params(args), tags, name=f"zero_shot/{args.task}") as run:
+    architecture = load_weights_file(snapshots[0])["model_config"].get("architecture", "transformer")
+    tags = path_tags(args) | {"task": args.task, "architecture": architecture}
+    name = f"zero_shot/{args.task}" + ("" if architecture == "transformer" else f"/{architecture}")
+    with tracking.stage_run("zero_shot", mlflow_params(args), tags, name=name) as run:
         record = score_snapshots(
             args.task,
             args.task_dir / "data",

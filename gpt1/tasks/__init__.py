@@ -1,4 +1,5 @@
-"""The data layer for fine-tuning on the paper's 12 tasks: registry, readers, downloads.
+"""The data layer for the paper's 12 fine-tuning tasks and DPRD (scored zero-shot only): registry, readers,
+downloads, metrics. What runs a model on them lives in gpt1.training.
 
 from gpt1.tasks import TASKS, read_split, available_splits, download_task
 download_task("cola", data_dir)                 # fetch + extract (or copy from GPT1_DATA_MIRROR)
@@ -7,7 +8,7 @@ train = read_split("cola", "train", data_dir)   # list[Example]
 
 from gpt1.tasks.data import build_mrpc, download_task, extract_zip
 from gpt1.tasks.readers import available_splits, read_split
-from gpt1.tasks.registry import TASKS, get_task
+from gpt1.tasks.registry import TASKS, ZERO_SHOT_TASKS, get_task
 from gpt1.tasks.spec import (
     METRICS,
     SPLITS,
@@ -35,6 +36,7 @@ __all__ = [
     "Split",
     "Task",
     "TaskDataMissing",
+    "ZERO_SHOT_TASKS",
     "available_splits",
     "build_mrpc",
     "download_task",

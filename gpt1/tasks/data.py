@@ -6,11 +6,13 @@ or (Story Cloze, registration only) a directory the user names.
   from the same pinned archive (its `.source` file says so) is reused as it is.
 - MRPC: GLUE does not host it; like GLUE's download_glue_data.py, the Microsoft files and GLUE's dev ids
   are fetched into the task folder and cut into train.tsv / dev.tsv / test.tsv (build_mrpc).
+- DPRD (scored zero-shot only): its authors' two plain files are fetched into the task folder as they are.
 - With GPT1_DATA_MIRROR set, the task folder is copied from the mirror's extracted layout instead
   (`$GPT1_DATA_MIRROR/glue/CoLA/` -> `<data_dir>/glue/CoLA/`). No archive is involved: the files with a
-  pinned sha256 of their own (gpt1.tasks.pinned; MRPC's plain files) are checked (verify_copy), the rest
-  are copied unverified. Whatever the mirror's folder holds is copied; a file it lacks is simply missing
-  (see available_splits). A mirror of other files (the tests' fixtures) says so with an UNOFFICIAL file.
+  pinned sha256 of their own (gpt1.tasks.pinned, DPRD's among them; MRPC's plain files) are checked
+  (verify_copy), the rest are copied unverified. Whatever the mirror's folder holds is copied; a file it
+  lacks is simply missing (see available_splits). A mirror of other files (the tests' fixtures) says so
+  with an UNOFFICIAL file.
 - Story Cloze: copied from $GPT1_STORY_CLOZE_DIR, else from `$GPT1_DATA_MIRROR/story_cloze/`, else
   TaskDataMissing says where to register.
 """
@@ -164,14 +166,16 @@ def download_task(task_id: str, data_dir: Path) -> Path:
 
 def origin(task_id: str) -> str:
     """Where download_task takes the task's data from: "pinned archive" (an official archive, sha256-checked),
-    "pinned files" (MRPC's files, checked, also from the mirror), "mirror" (a mirror's extracted folder) or
-    "registered" (Story Cloze's CSVs, from the user or the mirror)."""
+    "pinned files" (MRPC's files, checked, also from the mirror; DPRD's, from the network), "mirror" (a
+    mirror's extracted folder) or "registered" (Story Cloze's CSVs, from the user or the mirror)."""
     task = get_task(task_id)
     if task.access == "registration":
         return "registered"
     if task.access == "files":
         return "pinned files"
-    return "mirror" if os.environ.get(MIRROR_ENV) else "pinned archive"
+    if os.environ.get(MIRROR_ENV):
+        return "mirror"
+    return "pinned files" if task.access == "plain" else "pinned archive"
 
 
 def verify_copy(task_id: str, folder: Path) -> bool:
@@ -230,10 +234,12 @@ def _fetch_archive(task: Task, data_dir: Path, folder: Path) -> Path:
 
 
 def _fetch_files(task: Task, folder: Path) -> Path:
-    """MRPC: fetch its pinned files (from the mirror, verified, when GPT1_DATA_MIRROR is set), then cut."""
+    """Fetch a task's pinned plain files into its folder (MRPC's from the mirror, verified, when
+    GPT1_DATA_MIRROR is set); MRPC's are then cut into its splits."""
     for source in task.sources:
         fetch(source.url, folder / source.filename, source.sha256, f"{task.folder}/{source.filename}")
-    build_mrpc(folder)
+    if task.id == "mrpc":
+        build_mrpc(folder)
     return folder
 
 

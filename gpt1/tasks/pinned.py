@@ -3,8 +3,11 @@ mirror's extracted folder (GPT1_DATA_MIRROR) and Story Cloze's registered CSVs.
 
 Taken on 2026-11-30 from the files as GLUE's archives and the 2016 Story Cloze release extract (the
 development mirror's SHA256SUMS). A split file not listed here (QNLI's training set, MNLI, QQP, SNLI,
-SciTail, RACE, whose full files the project has not hashed) is copied as it is and marked unverified.
+SciTail, RACE, whose full files the project has not hashed) is copied as it is and marked unverified. DPRD's
+are the sha256s its download is pinned by (gpt1.tasks.registry), so a mirror's copy is checked against them.
 """
+
+from gpt1.tasks.registry import ZERO_SHOT_TASKS
 
 PINNED_FILES: dict[str, dict[str, str]] = {
     "cola": {
@@ -34,5 +37,6 @@ PINNED_FILES: dict[str, dict[str, str]] = {
             "9c74e954269bb5651a8635ead7c74b574e205e396d4d1074b755b969f613f396"
         ),
     },
+    "dprd": {source.filename: source.sha256 for source in ZERO_SHOT_TASKS["dprd"].sources},
 }
 """task id -> {file path inside the task's folder -> sha256}."""

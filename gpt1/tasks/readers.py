@@ -3,7 +3,7 @@
 Every reader streams its file and checks each row: a malformed one (wrong number of fields, a label not in
 the task's label set, a score that is not a number, a line that is not JSON) raises ValueError naming the
 file, the line (1-based, as an editor shows it) and what is wrong. RACE documents are checked question by
-question; their errors name the file and the question's number in it.
+question; their errors name the file and the question's number in it. DPRD's reader is gpt1.tasks.dprd.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import TextIO
 
 import numpy as np
 
+from gpt1.tasks.dprd import read_dprd
 from gpt1.tasks.registry import get_task, where_to_get
 from gpt1.tasks.spec import Example, Format, Resplit, Task, TaskDataMissing
 
@@ -234,6 +235,8 @@ def read_part(path: Path, task: Task, subset: str = "") -> Iterator[Example]:
         return read_race(path, task.labels or (), subset)
     if fmt.reader == "story_cloze":
         return read_story_cloze(path, task.labels or (), subset)
+    if fmt.reader == "dprd":
+        return read_dprd(path, subset)
     raise ValueError(f"task {task.id!r}: unknown reader {fmt.reader!r}")
 
 

@@ -1,8 +1,9 @@
-"""The paper's 12 fine-tuning tasks: what each is, where its data comes from, and how its files are read.
+"""The paper's 12 fine-tuning tasks (TASKS) and the set its Winograd heuristic scores zero-shot (ZERO_SHOT_TASKS:
+DPRD): what each is, where its data comes from, and how its files are read.
 
 A task's data lives in `<data_dir>/<Task.folder>/`, laid out exactly as the official archive extracts
-(GLUE's `<TASK>/` under `glue/`, `snli_1.0/`, `SciTailV1.1/`, `RACE/`, and `story_cloze/` for the two
-Story Cloze CSVs). A local mirror (GPT1_DATA_MIRROR) uses the same layout, so a mirror can serve as a
+(GLUE's `<TASK>/` under `glue/`, `snli_1.0/`, `SciTailV1.1/`, `RACE/`, `DPRD/`, and `story_cloze/` for
+the two Story Cloze CSVs). A local mirror (GPT1_DATA_MIRROR) uses the same layout, so a mirror can serve as a
 data_dir as it is.
 """
 
@@ -22,11 +23,13 @@ from gpt1.tasks.spec import (
 
 
 def get_task(task_id: str) -> Task:
-    """The registered task `task_id`; ValueError naming the known ids otherwise."""
+    """The registered task `task_id` (a fine-tuning task or a zero-shot set); ValueError naming the known ids
+    otherwise."""
+    known = TASKS | ZERO_SHOT_TASKS
     try:
-        return TASKS[task_id]
+        return known[task_id]
     except KeyError:
-        raise ValueError(f"unknown task {task_id!r}; choose one of {', '.join(TASKS)}") from None
+        raise ValueError(f"unknown task {task_id!r}; choose one of {', '.join(known)}") from None
 
 
 def where_to_get(task: Task) -> str:
@@ -107,6 +110,15 @@ _RACE_SOURCE = Source(
     "http://www.cs.cmu.edu/~glai1/data/race/RACE.tar.gz",
     "b2769cc9fdc5c546a693300eb9a966cec6870bd349fbc44ed5225f8ad33006e5",
     "RACE.tar.gz",
+)
+
+# DPRD as its authors distribute it (Vincent Ng's page at UT Dallas). The sha256s are those of the copy in
+# namisan/mt-dnn (hnn/data/DPRD, commit fd9b2265, whose resource.txt names this page as its origin), the
+# same bytes as bliuag/A-Solution-for-Winograd-Schema-Challenge's; not yet checked against the page itself.
+_DPRD = "http://www.hlt.utdallas.edu/~vince/data/emnlp12/"
+_DPRD_SOURCES = (
+    Source(_DPRD + "train.c.txt", "bc0a54b3ca1009d8d5b2ca5a221086aee2b0fc5cd03b22b9dfa9cdf44c629cec", "train.c.txt"),
+    Source(_DPRD + "test.c.txt", "cf1cf025e1d59a5b363e6dcfbd5a13aae8a9830831ac16fd7f865aca7a1559d8", "test.c.txt"),
 )
 
 STORY_CLOZE_REGISTRATION = "https://cs.rochester.edu/nlp/rocstories/"
@@ -326,6 +338,27 @@ TASKS: dict[str, Task] = {
             ),
             access="registration",
             homepage=STORY_CLOZE_REGISTRATION,
+        ),
+    )
+}
+
+ZERO_SHOT_TASKS: dict[str, Task] = {
+    task.id: task
+    for task in (
+        # Figure 2 (right), the Winograd heuristic: never fine-tuned, so not among TASKS (the tables' columns).
+        Task(
+            "dprd",
+            "DPRD",
+            "multiple_choice",
+            ("candidate 1", "candidate 2"),
+            ("accuracy",),
+            0,
+            folder="DPRD",
+            format=Format("dprd"),
+            splits=(Split("train", (Part("train.c.txt"),)), Split("test", (Part("test.c.txt"),))),
+            access="plain",
+            sources=_DPRD_SOURCES,
+            homepage=_DPRD,
         ),
     )
 }

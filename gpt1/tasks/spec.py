@@ -1,5 +1,5 @@
 """What a task is: its kind, sources, file formats and splits, and one labelled example (gpt1.tasks.registry
-holds the paper's 12)."""
+holds the paper's 12, and DPRD, scored zero-shot only)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ class Example:
     `text`: the sentence (CoLA, SST-2), premise or first sentence (pairs), or the multiple-choice context:
     RACE's article and question joined by one space, Story Cloze's four story sentences joined by spaces.
     `text_b`: the hypothesis or second sentence; None for single-sentence and multiple-choice tasks.
-    `choices`: the candidate answers of a multiple-choice task (RACE: 4 options; Story Cloze: 2 endings).
+    `choices`: the candidate answers of a multiple-choice task (RACE: 4 options; Story Cloze: 2 endings;
+    DPRD: the 2 candidate antecedents, `text` being the sentence and `text_b` its definite pronoun).
     `label`: an index into Task.labels (classification, entailment, MRPC/QQP), the right choice's index
     (multiple choice), or the 0-5 similarity score (STS-B, a float).
     `subset`: "matched"/"mismatched" (MNLI dev), "middle"/"high" (RACE), else "".
@@ -54,7 +55,8 @@ class Format:
     """How to read a task's files.
 
     `reader` picks the reader in gpt1.tasks.readers: "tsv" (GLUE, SciTail; tab-separated, no quoting),
-    "jsonl" (SNLI / MultiNLI), "race" (a folder of one-JSON-document files), "story_cloze" (CSV).
+    "jsonl" (SNLI / MultiNLI), "race" (a folder of one-JSON-document files), "story_cloze" (CSV), "dprd"
+    (four-line blocks, gpt1.tasks.dprd).
     For "tsv" and "jsonl", `text`, `text_b` and `label` name the columns (keys): header names, or 0-based
     column indices when the file has no header (`header=False`, with exactly `n_columns` fields a row).
     `label_type`: "index" (the file holds 0, 1, ... into Task.labels), "name" (it holds the label's name)
@@ -62,7 +64,7 @@ class Format:
     (SNLI's "-": no gold label).
     """
 
-    reader: Literal["tsv", "jsonl", "race", "story_cloze"]
+    reader: Literal["tsv", "jsonl", "race", "story_cloze", "dprd"]
     text: str | int = ""
     text_b: str | int | None = None
     label: str | int = ""
@@ -109,7 +111,7 @@ class Split:
 
 @dataclass(frozen=True)
 class Task:
-    """A registered fine-tuning task.
+    """A registered task: one of the paper's fine-tuning tasks, or a set scored zero-shot only (DPRD).
 
     `labels`: the label names in index order; None for a regression (STS-B). For a multiple-choice task
     they are the answer codes as its files write them (RACE "A"-"D", Story Cloze "1"/"2"), and a label
@@ -118,8 +120,10 @@ class Task:
     `folder`: the task's folder relative to data_dir (and to a mirror). `splits`: only the splits that
     have labels (GLUE's test labels are hidden: the paper's GLUE numbers are test-server scores, the
     pipeline's are dev scores). `access`: "archive" (one pinned archive whose folder `archive_root`
-    becomes `folder`), "files" (pinned plain files saved into `folder`, then formatted: MRPC), or
-    "registration" (no public download: Story Cloze). `subsets`: the subsets reported separately.
+    becomes `folder`), "files" (pinned plain files saved into `folder`, then formatted: MRPC), "plain"
+    (pinned plain files saved into `folder` as they are, and a mirror's `folder` copied as an archive task's:
+    DPRD), or "registration" (no public download: Story Cloze). `subsets`: the subsets reported separately.
+    `table`: the paper's table that reports the task (2-4); 0 for a zero-shot set (Figure 2 only).
     """
 
     id: str
@@ -131,7 +135,7 @@ class Task:
     folder: str
     format: Format
     splits: tuple[Split, ...]
-    access: Literal["archive", "files", "registration"]
+    access: Literal["archive", "files", "plain", "registration"]
     sources: tuple[Source, ...] = ()
     archive_root: str = ""
     subsets: tuple[str, ...] = ()

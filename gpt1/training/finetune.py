@@ -18,11 +18,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from gpt1.architectures import build
 from gpt1.batching import INFERENCE_BATCH, by_length, training_batches
-from gpt1.config import FinetuneConfig, GPTConfig, Variant
+from gpt1.config import FinetuneConfig, Variant
 from gpt1.device import describe, mixed_precision, resolve_device
 from gpt1.files import load_weights_file
-from gpt1.model import GPT, decay_groups
+from gpt1.model import decay_groups
 from gpt1.progress import Progress
 from gpt1.tasks import Example, Task
 from gpt1.tasks.metrics import score
@@ -40,9 +41,10 @@ DIVERGED_ADVICE = "lower finetune.lr (the last epoch's checkpoint is kept and th
 
 
 class TaskModel(nn.Module):
-    """GPT plus one linear head. Input: B examples of S sequences each, flattened to (B*S, T)."""
+    """A language model (gpt1.architectures) plus one linear head on its state at the extract token. Input: B
+    examples of S sequences each, flattened to (B*S, T)."""
 
-    def __init__(self, gpt: GPT, kind: str, n_outputs: int, clf_dropout: float):
+    def __init__(self, gpt: nn.Module, kind: str, n_outputs: int, clf_dropout: float):
         super().__init__()
         self.gpt, self.kind = gpt, kind
         self.dropout = nn.Dropout(clf_dropout)
@@ -125,18 +127,24 @@ def collate(batch: list[Encoded], device: torch.device) -> tuple[torch.Tensor, t
     return idx.to(device), extract.to(device), labels.to(device), len(batch[0].seqs)
 
 
-def load_pretrained(weights: Path, device: torch.device, variant_name: str = "full") -> tuple[GPT, Variant, dict]:
-    """The GPT to fine-tune, shaped as the checkpoint, with the pretrained weights its variant transfers
-    (all of them, none, or the embeddings and the first K blocks); the rest keep the fresh N(0, 0.02) init."""
+def load_pretrained(weights: Path, device: torch.device, variant_name: str = "full") -> tuple[nn.Module, Variant, dict]:
+    """The model to fine-tune, shaped as the checkpoint, with the pretrained weights its variant transfers
+    (all of them, none, or the embeddings and the first K blocks); the rest keep their fresh init."""
     state = load_weights_file(weights, map_location=device)
-    gpt = GPT(GPTConfig(**state["model_config"]))
+    gpt = build(state["model_config"])
     variant = Variant.parse(variant_name, gpt.config.n_layer)
+    architecture = state["model_config"].get("architecture", "transformer")
+    if architecture != variant.architecture:
+        raise ValueError(
+            f"{weights}: a checkpoint of the {architecture}, but finetune variant {variant.name!r} fine-tunes the "
+            f"{variant.architecture}'s: pass the {variant.architecture}'s pretrained model.pt"
+        )
     transferred = {k: v for k, v in state["model"].items() if variant.transfers(k)}
     loaded = gpt.load_state_dict(transferred, strict=False)
     missing = [k for k in loaded.missing_keys if variant.transfers(k)]
     if missing or loaded.unexpected_keys:
         raise ValueError(
-            f"{weights}: its weights do not fit a GPT of its own config (missing {missing[:3]}, "
+            f"{weights}: its weights do not fit a model of its own config (missing {missing[:3]}, "
             f"unexpected {loaded.unexpected_keys[:3]}): is it a gpt1 checkpoint?"
         )
     return gpt.to(device), variant, state

@@ -24,10 +24,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from gpt1.config import GPTConfig, PretrainConfig
+from gpt1.architectures import build
+from gpt1.config import GPTConfig, LSTMConfig, PretrainConfig
 from gpt1.device import describe, mixed_precision, resolve_device, tune_cpu_allocator
 from gpt1.files import atomic_save, atomic_write_json, atomic_write_text
-from gpt1.model import GPT, perplexity
+from gpt1.model import perplexity
 from gpt1.params import check_group_rules
 from gpt1.progress import Progress
 from gpt1.text.encode import load_tokens
@@ -113,14 +114,14 @@ def setup_runtime(device: str, processes: int, nodes: int) -> Runtime:
     return Runtime(dist.get_rank(), world, resolve_device(device))
 
 
-def run_key(model_cfg: GPTConfig, cfg: PretrainConfig, meta: dict) -> str:
+def run_key(model_cfg: GPTConfig | LSTMConfig, cfg: PretrainConfig, meta: dict) -> str:
     """What a checkpoint must match to be resumed: everything that changes the trained weights or the snapshots."""
     ignored = ("device", "compile", "log_interval", "processes", "nodes")
     return checkpoint.run_key(model_cfg.to_dict(), {k: v for k, v in asdict(cfg).items() if k not in ignored}, meta)
 
 
 @torch.no_grad()
-def evaluate(model: GPT, tokens: np.ndarray, cfg: PretrainConfig, rt: Runtime, autocast) -> float:
+def evaluate(model: torch.nn.Module, tokens: np.ndarray, cfg: PretrainConfig, rt: Runtime, autocast) -> float:
     """Mean next-token loss over fixed, evenly spaced windows of the validation tokens."""
     n_ctx = model.config.n_ctx
     offsets = np.linspace(0, len(tokens) - n_ctx - 1, cfg.eval_batches * cfg.micro_batch_size).astype(np.int64)
@@ -139,14 +140,15 @@ def evaluate(model: GPT, tokens: np.ndarray, cfg: PretrainConfig, rt: Runtime, a
 
 
 def pretrain(
-    model_cfg: GPTConfig,
+    model_cfg: GPTConfig | LSTMConfig,
     cfg: PretrainConfig,
     tokens_dir: Path,
     out_dir: Path,
     tracker=None,
     stop_after: int | None = None,
 ) -> dict | None:
-    """Train, validate, checkpoint; write model.pt, metrics.json and the curves (CURVES) to `out_dir`.
+    """Train, validate, checkpoint; write model.pt, metrics.json and the curves (CURVES) to `out_dir`. The model
+    is the transformer or the LSTM baseline, as `model_cfg` says (gpt1.architectures).
 
     `stop_after` ends the run after that many updates, as an interruption would, leaving only the
     checkpoint; the next call resumes from it. Returns the final metrics (None when stopped early).
@@ -173,7 +175,7 @@ def pretrain(
     autocast = mixed_precision(rt.device)
 
     torch.manual_seed(cfg.seed)
-    model = GPT(model_cfg).to(rt.device)
+    model = build(model_cfg).to(rt.device)
     optimizer = torch.optim.AdamW(
         model.param_groups(cfg.weight_decay),
         lr=cfg.lr,
@@ -298,7 +300,7 @@ def pretrain(
     return result
 
 
-def save_snapshot(out_dir: Path, model: GPT, step: int) -> None:
+def save_snapshot(out_dir: Path, model: torch.nn.Module, step: int) -> None:
     """The weights after `step` updates (0: the initialisation), for scoring pretraining as it goes."""
     snapshot = {"model_config": model.config.to_dict(), "model": model.state_dict(), "step": step}
     atomic_save(snapshot, out_dir / CHECKPOINT_SNAPSHOTS / f"step{step:07d}.pt")
@@ -316,7 +318,13 @@ def publish_snapshots(out_dir: Path) -> None:
 
 
 def finish(
-    model: GPT, out_dir: Path, history: list[dict], steps: int, tokens_per_step: int, wall_s: float, run_id: str | None
+    model: torch.nn.Module,
+    out_dir: Path,
+    history: list[dict],
+    steps: int,
+    tokens_per_step: int,
+    wall_s: float,
+    run_id: str | None,
 ) -> dict:
     """The stage's outputs: weights for fine-tuning (with the MLflow run that made them), final metrics, curves."""
     weights = {

@@ -39,7 +39,7 @@ def test_table5_holds_each_rows_average_and_the_gain(tmp_path):
     assert numbers == {"avg_full": 75.0, "avg_no_pretraining": 55.0, "pretraining_gain": 20.0}
 
 
-def test_figure2_holds_the_transfer_scores_and_the_last_zero_shot_point():
+def test_figure2_holds_the_transfer_scores_and_the_last_zero_shot_point_of_each_architecture():
     data = {
         "transfer": {"sst2": [{"layers": 0, "mean": 46.875, "sd": 1.0, "seeds": 2}, {"layers": 2, "mean": 60.0}]},
         "zero_shot": {
@@ -48,3 +48,12 @@ def test_figure2_holds_the_transfer_scores_and_the_last_zero_shot_point():
         },
     }
     assert flat.from_figure2(data) == {"sst2_layers0": 46.875, "sst2_layers2": 60.0, "zero_shot_sst2": 0.625}
+    data["zero_shot"]["dprd"] = {"points": [{"step": 0, "value": 0.5}, {"step": 30, "value": 0.53125}]}
+    data["zero_shot_lstm"] = {"dprd": {"points": [{"step": 0, "value": 0.5}, {"step": 20, "value": 0.515625}]}}
+    assert flat.from_figure2(data) == {
+        "sst2_layers0": 46.875,
+        "sst2_layers2": 60.0,
+        "zero_shot_sst2": 0.625,
+        "zero_shot_dprd": 0.5312,  # 4 digits
+        "zero_shot_lstm_dprd": 0.5156,
+    }

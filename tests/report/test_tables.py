@@ -392,12 +392,12 @@ def test_table5_csv_is_tidy_and_numeric(tmp_path):
     build_table5(metrics, tmp_path / "tables", "sample")
     frame = pd.read_csv(tmp_path / "tables" / "table5.csv")
     assert all(frame[name].dtype == np.float64 for name in CSV_NUMBERS) and frame["seeds"].dtype == np.int64
-    rows = ["full", "no_pretraining", "no_aux_lm", "lstm_aux_lm", "pretraining_gain"]
+    rows = ["full", "no_pretraining", "no_aux_lm", "lstm", "pretraining_gain"]
     assert list(frame["row"]) == [row for row in rows for _ in TABLE5_COLUMNS]
     assert list(frame["column"]) == [header for header, _, _ in TABLE5_COLUMNS] * len(rows)
     cell = frame.set_index(["row", "column"])
-    assert list(cell.loc["lstm_aux_lm", "paper"]) == list(TABLE5_ROWS["LSTM w/ aux LM (1 layer, 2048 units)"])
-    assert cell.loc[("lstm_aux_lm", "SST2"), "status"] == "paper only"
+    assert list(cell.loc["lstm", "paper"]) == list(TABLE5_ROWS["LSTM w/ aux LM (1 layer, 2048 units)"])
+    assert cell.loc[("lstm", "SST2"), "status"] == "not run"  # no LSTM records here
     assert cell.loc[("full", "SST2"), "paper"] == 91.3 and cell.loc[("no_pretraining", "SST2"), "paper"] == 84.0
     assert cell.loc[("pretraining_gain", "SST2"), "paper"] == 7.3  # 91.3 - 84.0
     full, wo = (100 * np.array(list(values.values())) for values in (SST2_ACCURACIES, without))
@@ -444,6 +444,10 @@ def test_table5_puts_our_ablations_under_the_papers_rows(tmp_path):
         metrics / "ablation" / "no_pretraining",
         {"sst2": done("sst2", {"accuracy": 0.6}, seed=1), "sst2.2": done("sst2", {"accuracy": 0.6}, seed=2)},
     )
+    write_metrics(  # the LSTM's row (rule finetune_lstm)
+        metrics / "ablation" / "lstm",
+        {"sst2": done("sst2", {"accuracy": 0.65}, seed=1), "sst2.2": done("sst2", {"accuracy": 0.71}, seed=2)},
+    )
     out = tmp_path / "tables"
     written = build_table5(metrics, out, "sample")
     assert {p.name for p in written} == {"table5.md", "table5.csv", "table5.tex", "table5.json"}
@@ -455,14 +459,18 @@ def test_table5_puts_our_ablations_under_the_papers_rows(tmp_path):
     assert frame.loc["gpt1 w/o pre-training", "SST2"] == "60.0 ± 0.0"
     assert frame.loc["gpt1 w/o pre-training", "MNLI"] == "not run"
     assert frame.loc["gpt1 w/o aux LM", "CoLA"] == "not run"
+    assert frame.loc["gpt1 LSTM w/ aux LM", "SST2"] == "68.0 ± 4.2"  # 65 and 71
+    assert frame.loc["gpt1 LSTM w/ aux LM", "Avg"] == "68.0 ± 4.2 (1 of 8)"
+    assert list(frame.index).index("gpt1 LSTM w/ aux LM") == list(frame.index).index("gpt1 w/o aux LM") + 1
     assert frame.loc["Pre-training's gain, paper (full - w/o)", "Avg"] == "+14.8"  # 74.7 - 59.9
     # per seed 70 - 60 and 80 - 60: the sd is that of the paired differences, 10 and 20
     assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "SST2"] == "+15.0 ± 7.1"
     assert frame.loc["Pre-training's gain, gpt1 (full - w/o)", "Avg"] == "–"  # partial averages
     assert frame.loc["gpt1 w/ aux LM (full)", "Avg"].endswith("(2 of 8)")
     md = (out / "table5.md").read_text()
-    assert "- CoLA (gpt1 w/ aux LM (full), gpt1 w/o pre-training, gpt1 w/o aux LM): not run: no metrics file" in md
-    assert "- MNLI (gpt1 w/o pre-training, gpt1 w/o aux LM): not run: no metrics file" in md
+    labels = "gpt1 w/ aux LM (full), gpt1 w/o pre-training, gpt1 w/o aux LM, gpt1 LSTM w/ aux LM"
+    assert f"- CoLA ({labels}): not run: no metrics file" in md
+    assert "- MNLI (gpt1 w/o pre-training, gpt1 w/o aux LM, gpt1 LSTM w/ aux LM): not run: no metrics file" in md
     assert "Profile: sample." in md
     assert "Initialisation: weights pretrained by gpt1" in md
     summary = json.loads((out / "table5.json").read_text())

@@ -29,13 +29,19 @@ RELEASED_WEIGHTS_CONFIG = "runs={init: openai-gpt}"
 
 @pytest.mark.parametrize("config", [["profile=openai-gpt"], ["profile=smoke", RELEASED_WEIGHTS_CONFIG]])
 def test_snakemake_starts_from_the_released_weights_without_pretraining(config):
+    """The transformer is the released one; the LSTM baseline (Table 5, Figure 2), of which no weights were
+    released, is still gpt1's own: its corpus, BPE and pretraining run for it alone."""
     jobs = snakemake_jobs("--config", *config)
     rules = {name.split("@")[0] for name in jobs}
-    assert not rules & PRETRAINING_RULES
+    assert "pretrain" not in rules
     assert {"import_openai_gpt", "finetune", "finetune_ablation", "finetune_transfer", "zero_shot", "summary"} <= rules
-    finetunes = [job for name, job in jobs.items() if name.startswith("finetune")]
+    assert PRETRAINING_RULES - {"pretrain"} | {"pretrain_lstm", "finetune_lstm", "zero_shot_lstm"} <= rules
+    finetunes = [job for name, job in jobs.items() if name.startswith("finetune") and "finetune_lstm" not in name]
     start = "--checkpoint results/openai-gpt/model.pt --tokenizer results/openai-gpt/vocab"
     assert all(start in job["cmd"] for job in finetunes)
+    lstm = [job for name, job in jobs.items() if name.startswith("finetune_lstm@")]
+    own = "--checkpoint results/pretrain_lstm/model.pt --tokenizer results/bpe/bpe.model"
+    assert lstm and all(own in job["cmd"] for job in lstm)
     zero_shot = [job for name, job in jobs.items() if name.startswith("zero_shot@")]
     assert zero_shot and all("--snapshots results/openai-gpt/model.pt" in job["cmd"] for job in zero_shot)
     assert "results/pretrain/metrics.json" not in jobs["summary"]["inputs"]
@@ -149,7 +155,7 @@ def test_the_report_says_released_weights_and_reads_no_pretraining(tmp_path):
 
 
 def test_figure2_draws_the_released_weights_zero_shot_score(tmp_path):
-    point = {"step": None, "value": 0.75}  # gpt1.tasks.zero_shot's one point for an imported checkpoint
+    point = {"step": None, "value": 0.75}  # gpt1.training.zero_shot's one point for an imported checkpoint
     (tmp_path / "zero_shot").mkdir()
     (tmp_path / "zero_shot" / "sst2.json").write_text(
         json.dumps(

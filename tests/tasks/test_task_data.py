@@ -6,6 +6,7 @@ import dataclasses
 import filecmp
 import hashlib
 import io
+import json
 import tarfile
 import zipfile
 
@@ -13,9 +14,18 @@ import pytest
 
 from conftest import FIXTURES as FIXTURES_DIR
 from conftest import SHARED_DATA
-from gpt1 import download
+from gpt1 import cli, download
 from gpt1.download import DownloadError
-from gpt1.tasks import TASKS, Source, TaskDataMissing, available_splits, download_task, extract_zip, read_split
+from gpt1.tasks import (
+    TASKS,
+    ZERO_SHOT_TASKS,
+    Source,
+    TaskDataMissing,
+    available_splits,
+    download_task,
+    extract_zip,
+    read_split,
+)
 from gpt1.tasks.data import origin, verify_copy
 from gpt1.tasks.registry import STORY_CLOZE_REGISTRATION, STORY_CLOZE_TEST, STORY_CLOZE_VAL
 from gpt1.tasks.spec import STORY_CLOZE_ENV
@@ -122,6 +132,50 @@ def test_mrpc_is_built_from_the_microsoft_files(serve, monkeypatch, tmp_path):
         "1\t203\t204\tA storm hit the coast .\tThe mayor spoke on Monday .",
     ]
     assert len(read_split("mrpc", "train", tmp_path)) == 3
+
+
+def _pin_dprd(monkeypatch, serve, files: dict[str, bytes], sha256: dict[str, str] | None = None) -> None:
+    """DPRD's sources served locally: `files` (name -> body), pinned by their sha256 (or `sha256`'s)."""
+    sources = tuple(
+        Source(serve(f"/emnlp12/{name}", body), (sha256 or {}).get(name, _sha(body)), name)
+        for name, body in files.items()
+    )
+    monkeypatch.setitem(ZERO_SHOT_TASKS, "dprd", dataclasses.replace(ZERO_SHOT_TASKS["dprd"], sources=sources))
+
+
+def test_dprd_is_fetched_as_its_authors_publish_it(serve, monkeypatch, tmp_path):
+    files = {name: (FIXTURES / "DPRD" / name).read_bytes() for name in ("train.c.txt", "test.c.txt")}
+    _pin_dprd(monkeypatch, serve, files)
+
+    folder = download_task("dprd", tmp_path)
+    assert folder == tmp_path / "DPRD"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == files  # as served, nothing else
+    assert available_splits("dprd", tmp_path) == ["train", "test"]
+    assert read_split("dprd", "test", tmp_path) == read_split("dprd", "test", FIXTURES)
+    assert origin("dprd") == "pinned files" and verify_copy("dprd", folder) is True
+
+    assert download_task("dprd", tmp_path) == folder  # the pinned files are there: not fetched again
+    assert serve.hits["/emnlp12/test.c.txt"] == 1
+
+
+def test_dprd_that_differs_from_the_pinned_file_is_refused(serve, monkeypatch, tmp_path):
+    body = (FIXTURES / "DPRD" / "test.c.txt").read_bytes()
+    _pin_dprd(monkeypatch, serve, {"test.c.txt": body}, {"test.c.txt": "0" * 64})
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        download_task("dprd", tmp_path)
+    assert not (tmp_path / "DPRD" / "test.c.txt").exists()
+
+
+def test_the_download_task_stage_takes_dprd_from_the_mirror(monkeypatch, tmp_path, serve):
+    """`gpt1 download-task --task dprd` as the workflow runs it, from a mirror of hand-written files."""
+    monkeypatch.setenv(download.MIRROR_ENV, str(FIXTURES))
+    monkeypatch.setenv("GPT1_TRACKING", "0")
+    cli.main(["download-task", "--task", "dprd", "--out-dir", str(tmp_path / "dprd")])
+    status = json.loads((tmp_path / "dprd" / "status.json").read_text())
+    assert status["status"] == "ok" and status["splits"] == ["train", "test"]
+    assert status["from"] == "mirror" and status["verified"] is False  # the fixtures say they are UNOFFICIAL
+    assert status["sha256"]["test.c.txt"] == _sha((FIXTURES / "DPRD" / "test.c.txt").read_bytes())
+    assert not serve.hits
 
 
 # --------------------------------------------------------------------------------------------------
@@ -275,6 +329,21 @@ def test_a_mirror_copy_is_checked_against_the_pinned_files(monkeypatch, tmp_path
         verify_copy("sst2", folder)
 
 
+@pytest.mark.skipif(not (SHARED_DATA / "DPRD").is_dir(), reason=f"no real DPRD at {SHARED_DATA / 'DPRD'}")
+def test_a_mirror_copy_of_dprd_is_checked_against_the_pinned_sha256(monkeypatch, tmp_path):
+    mirror = tmp_path / "mirror"
+    (mirror / "DPRD").mkdir(parents=True)
+    for name in ("train.c.txt", "test.c.txt"):
+        (mirror / "DPRD" / name).write_bytes((SHARED_DATA / "DPRD" / name).read_bytes())
+    monkeypatch.setenv(download.MIRROR_ENV, str(mirror))
+    assert verify_copy("dprd", download_task("dprd", tmp_path / "a")) is True
+
+    test = mirror / "DPRD" / "test.c.txt"
+    test.write_bytes(test.read_bytes().replace(b"\n\n", b"\n \n", 1))
+    with pytest.raises(DownloadError, match=r"DPRD/test.c.txt: not the official file"):
+        verify_copy("dprd", download_task("dprd", tmp_path / "b"))
+
+
 def test_a_mirror_that_says_it_is_unofficial_is_copied_unverified(monkeypatch, tmp_path):
     monkeypatch.setenv(download.MIRROR_ENV, str(FIXTURES))
     assert (FIXTURES / "UNOFFICIAL").is_file()
@@ -282,5 +351,5 @@ def test_a_mirror_that_says_it_is_unofficial_is_copied_unverified(monkeypatch, t
 
 
 def test_where_each_task_comes_from():
-    assert origin("cola") == "pinned archive" and origin("mrpc") == "pinned files"
+    assert origin("cola") == "pinned archive" and origin("mrpc") == "pinned files" and origin("dprd") == "pinned files"
     assert origin("story_cloze") == "registered"

@@ -45,10 +45,13 @@ def test_the_profile_gives_every_paper_job_its_resources():
     gpus = {rule: gpus_per_job(found, nodes=int(found.get("nodes", 1))) for rule, found in resources.items()}
     assert {rule: n for rule, n in gpus.items() if n} == {
         "pretrain": 8,  # on each of its nodes (gres)
+        "pretrain_lstm": 8,
         "finetune": 1,
         "finetune_ablation": 1,
+        "finetune_lstm": 1,
         "finetune_transfer": 1,
         "zero_shot": 1,
+        "zero_shot_lstm": 1,
     }
     for rule, found in resources.items():  # the defaults (CPUs, memory, run time) and the rule's own
         wanted = profile["default-resources"] | profile["set-resources"].get(rule, {})

@@ -18,6 +18,7 @@ STAGES = [
     "train_bpe",
     "encode_corpus",
     "pretrain",
+    "pretrain_lstm",
     "download_task",
     "finetune",
     "zero_shot",
@@ -29,7 +30,7 @@ STAGES = [
 SMOKE_TASKS = ["sst2", "rte", "stsb", "story_cloze"]  # one task of each input transformation
 SEEDS = ["42", "43"]
 # (variant, task) of the smoke profile's runs besides the full model's: Table 5's and Figure 2's
-EXTRA_RUNS = [("no_pretraining", "sst2"), ("no_aux_lm", "sst2"), ("layers0", "sst2")]
+EXTRA_RUNS = [("no_pretraining", "sst2"), ("no_aux_lm", "sst2"), ("lstm", "sst2"), ("layers0", "sst2")]
 OUTPUTS = [
     "results/corpus/train.txt",
     "results/bpe/bpe.model",
@@ -44,9 +45,15 @@ OUTPUTS = [
     "metrics/figure2.json",
     "results/pretrain/snapshots/step0000000.pt",
     "results/pretrain/snapshots/step0000030.pt",
+    "results/pretrain_lstm/model.pt",
+    "results/pretrain_lstm/snapshots/step0000030.pt",
+    "metrics/pretrain_lstm.json",
     *[f"results/tables/table{n}.{ext}" for n in (2, 3, 4, 5) for ext in ("md", "csv", "tex")],
     "results/figures/figure2.png",
     "results/zero_shot/sst2.json",
+    "results/zero_shot/dprd.json",
+    "results/zero_shot_lstm/sst2.json",
+    "results/zero_shot_lstm/dprd.json",
     "results/summary.md",
 ]
 
@@ -75,9 +82,13 @@ def check_outputs_and_tracking(project):
     table5 = pd.read_csv(project / "results" / "tables" / "table5.csv").set_index(["row", "column"])
     sst2 = table5.loc[("no_pretraining", "SST2")]
     assert sst2["status"] == "done" and sst2["seeds"] == 2 and sst2["sd"] >= 0
+    lstm = table5.loc[("lstm", "SST2")]
+    assert lstm["status"] == "done" and lstm["seeds"] == 2
     assert "gpt1 w/o pre-training" in (project / "results" / "tables" / "table5.md").read_text()
     zero_shot = json.loads((project / "results" / "zero_shot" / "sst2.json").read_text())
     assert [p["step"] for p in zero_shot["points"]] == [0, 15, 30]
+    lstm_zero_shot = json.loads((project / "results" / "zero_shot_lstm" / "sst2.json").read_text())
+    assert [p["step"] for p in lstm_zero_shot["points"]] == [0, 15, 30] and lstm_zero_shot["architecture"] == "lstm"
     assert "![Figure 2" in (project / "results" / "summary.md").read_text()
     client, runs = tracked_runs(project)
     (parent,) = [r for r in runs if "stage" not in r.data.tags]  # the invocation's, named for it
@@ -89,7 +100,8 @@ def check_outputs_and_tracking(project):
     by_stage = {r.data.tags["stage"]: r for r in stage_runs}
     assert set(by_stage) == set(STAGES)
     names = {r.info.run_name for r in stage_runs}
-    assert {"pretrain", "tables", "zero_shot/sst2", *(f"download_task/{task}" for task in SMOKE_TASKS)} <= names
+    assert {"pretrain", "pretrain_lstm", "tables", "zero_shot/sst2", "zero_shot/sst2/lstm", "zero_shot/dprd"} <= names
+    assert {f"download_task/{task}" for task in SMOKE_TASKS} <= names
     (commit,) = {r.data.tags[GIT_COMMIT_TAG] for r in runs}
     assert re.fullmatch("[0-9a-f]{40}", commit) and {r.data.tags[SOURCE_NAME_TAG] for r in stage_runs} >= {
         "gpt1 finetune",
@@ -101,7 +113,9 @@ def check_outputs_and_tracking(project):
     assert sorted((r.data.tags["ablation"], r.data.tags["task"], r.data.tags["seed"]) for r in finetunes) == sorted(
         expected
     )
-    assert all(r.data.tags["pretrain_run_id"] == by_stage["pretrain"].info.run_id for r in finetunes)
+    for r in finetunes:  # the LSTM's runs start from its own pretraining
+        pretrained_by = by_stage["pretrain_lstm" if r.data.tags["ablation"] == "lstm" else "pretrain"]
+        assert r.data.tags["pretrain_run_id"] == pretrained_by.info.run_id
     for r in finetunes:  # its metrics record and its curve
         record = f"{r.data.tags['task']}-seed{r.data.tags['seed']}"
         assert {a.path for a in client.list_artifacts(r.info.run_id)} == {f"{record}.json", f"{record}.csv"}
@@ -145,7 +159,7 @@ def test_snakemake_gives_fine_tunings_that_run_at_once_gpus_of_their_own(snakema
     provided = re.search(r"^Provided resources: (.*)$", log.read_text(), re.M).group(1)
     assert re.search(r"\bgpu\W+(gpu\W+)?2\b", provided), provided  # gpu=2, written gpu=Resource("gpu", 2)
     logs = snakemake_project / "results" / "logs"
-    for path in [logs / "pretrain.log", logs / "zero_shot_sst2.log"]:  # the smoke profile's one zero-shot task
+    for path in [logs / "pretrain.log", logs / "pretrain_lstm.log", logs / "zero_shot_sst2.log"]:
         assert len(re.findall(r"GPU slot \d of 2: CUDA_VISIBLE_DEVICES=[35]\b", path.read_text())) == 1, path
     held = []  # (when the GPU was claimed, the log's last time: it was still held, GPU)
     stamp = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) "
@@ -221,11 +235,13 @@ def test_each_dvc_experiment_keeps_its_metrics(dvc_project):
         run(["git", "checkout", "--", "params.yaml", "dvc.lock", "metrics"], dvc_project)
         run(["dvc", "checkout"], dvc_project)
     assert set(shown) == {"baseline", "four-examples", "eight-examples"}
-    flat = {"metrics/pretrain.json", "metrics/tables.json", "metrics/table5.json", "metrics/figure2.json"}
+    flat = {"metrics/pretrain.json", "metrics/pretrain_lstm.json", "metrics/tables.json", "metrics/table5.json"}
+    flat.add("metrics/figure2.json")
     for name, metrics in shown.items():
         assert set(metrics) == flat, name
         assert all(isinstance(v, (int, float)) for numbers in metrics.values() for v in numbers.values()), name
         assert metrics["metrics/pretrain.json"]["val_ppl"] > 1 and "avg_full" in metrics["metrics/table5.json"]
+        assert metrics["metrics/pretrain_lstm.json"]["val_ppl"] > 1 and "avg_lstm" in metrics["metrics/table5.json"]
     assert shown["four-examples"]["metrics/tables.json"] == shown["baseline"]["metrics/tables.json"]
     assert not any(column.startswith("profiles.") for column in every)  # choices, not a run's values
     # the README's side-by-side view: what differs, the changed parameter and what it changed
@@ -296,6 +312,7 @@ def test_a_new_seed_schedules_only_its_runs_and_a_renamed_profile_none(snakemake
         "finetune@story_cloze-44",
         "finetune_ablation@no_pretraining-sst2-44",
         "finetune_ablation@no_aux_lm-sst2-44",
+        "finetune_lstm@sst2-44",
         "finetune_transfer@0-sst2-44",
     }
     report = {"tables", "table5", "figure2", "summary"}  # they read every run: the new ones too

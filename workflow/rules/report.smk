@@ -45,7 +45,7 @@ rule table5:
         full=full_runs(config["runs"]["tasks"]),
         ablation=expand(
             "results/metrics/ablation/{variant}/{task}-seed{seed}.json",
-            variant=config["ablation"]["variants"],
+            variant=[*config["ablation"]["variants"], "lstm"],  # the LSTM's row: rule finetune_lstm
             task=config["ablation"]["tasks"],
             seed=config["runs"]["seeds"],
         ),
@@ -73,6 +73,7 @@ rule zero_shot:
         code=code(
             "gpt1/stages/zero_shot.py",
             "gpt1/stages/common.py",
+            "gpt1/architectures.py",
             "gpt1/batching.py",
             "gpt1/config.py",
             "gpt1/device.py",
@@ -80,12 +81,14 @@ rule zero_shot:
             "gpt1/files.py",
             "gpt1/gpu_slots.py",
             "gpt1/logfile.py",
+            "gpt1/lstm.py",
             "gpt1/model.py",
             "gpt1/params.py",
             "gpt1/progress.py",
             "gpt1/tracking.py",
             "gpt1/tasks",
             "gpt1/text",
+            "gpt1/training",
         ),
         snapshots=START["snapshots"],
         tokenizer=START["tokenizer"],
@@ -105,6 +108,20 @@ rule zero_shot:
         "gpt1 zero-shot --task {wildcards.task} --task-dir results/tasks/{wildcards.task}"
         " --snapshots {input.snapshots} --tokenizer {input.tokenizer} --out {output} {params.zero_shot}"
         " --log-file {log}"
+
+
+# Figure 2 (right), the dashed curves: the LSTM baseline's snapshots, scored by the same heuristics.
+use rule zero_shot as zero_shot_lstm with:
+    input:
+        code=rules.zero_shot.input.code,
+        snapshots="results/pretrain_lstm/snapshots",
+        tokenizer="results/bpe/bpe.model",
+        data="results/tasks/{task}/data",
+        status="results/tasks/{task}/status.json",
+    output:
+        "results/zero_shot_lstm/{task}.json",
+    log:
+        "results/logs/zero_shot_lstm_{task}.log",
 
 
 rule figure2:
@@ -129,6 +146,7 @@ rule figure2:
             seed=config["runs"]["seeds"],
         ),
         zero_shot=expand("results/zero_shot/{task}.json", task=config["runs"]["zero_shot"]),
+        zero_shot_lstm=expand("results/zero_shot_lstm/{task}.json", task=config["runs"]["zero_shot"]),
     output:
         png=report("results/figures/figure2.png", caption="../report/figure2.rst", category="Figures"),
         data="results/figures/figure2.json",
@@ -138,8 +156,9 @@ rule figure2:
     conda:
         "../envs/gpt1.yaml"
     shell:
-        "gpt1 figure2 --metrics-dir results/metrics --zero-shot-dir results/zero_shot --out-dir results/figures"
-        " --metrics {output.flat_metrics} --log-file {log}"
+        "gpt1 figure2 --metrics-dir results/metrics --zero-shot-dir results/zero_shot"
+        " --lstm-zero-shot-dir results/zero_shot_lstm --out-dir results/figures --metrics {output.flat_metrics}"
+        " --log-file {log}"
 
 
 rule summary:
@@ -153,6 +172,7 @@ rule summary:
             "gpt1/report",
         ),
         pretrain=START["pretrain_metrics"],  # none under runs.init: openai-gpt
+        pretrain_lstm="results/pretrain_lstm/metrics.json",
         tables=rules.tables.output,
         table5=rules.table5.output,
         figure=rules.figure2.output,

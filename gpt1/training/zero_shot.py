@@ -4,9 +4,13 @@ fine-tuned on (section 5, "Zero-shot behaviors"):
 - CoLA: the average token log-probability of the sentence, thresholded (the threshold that maximises
   Matthews correlation on a sample of the training set; the paper does not say how it chose one);
 - SST-2: append " very" and compare the probabilities of " positive" and " negative";
-- RACE: the answer with the highest average token log-probability after the article and question.
+- RACE: the answer with the highest average token log-probability after the article and question;
+- Winograd (DPRD): the pronoun replaced by each candidate, the candidate after which the rest of the sentence
+  has the higher average token log-probability.
 
-`model(idx)` must return `(logits, _)` as gpt1.model.GPT does; the tokenizer needs only `encode(lines)`.
+Each snapshot's model is built from its own `model_config` (gpt1.architectures), so the transformer's snapshots
+and the LSTM baseline's are scored alike: `model(idx)` returns `(logits, _)`, `model.config.n_ctx` its context.
+The tokenizer needs only `encode(lines)`.
 """
 
 from __future__ import annotations
@@ -25,20 +29,23 @@ from gpt1.batching import by_length
 from gpt1.files import load_weights_file
 from gpt1.progress import Progress
 from gpt1.tasks import Example
+from gpt1.tasks.dprd import substitute
 from gpt1.tasks.metrics import score
 
 log = logging.getLogger(__name__)
 
 # Each heuristic's metric and the score of guessing (drawn as a dashed line in the figure).
-METRICS = {"cola": "matthews", "sst2": "accuracy", "race": "accuracy"}
-CHANCE = {"cola": 0.0, "sst2": 0.5, "race": 0.25}
+METRICS = {"cola": "matthews", "sst2": "accuracy", "race": "accuracy", "dprd": "accuracy"}
+CHANCE = {"cola": 0.0, "sst2": 0.5, "race": 0.25, "dprd": 0.5}
 LOGITS_TOKENS = 16384
 
 
-def split_continuation(encode: Callable, context: str, continuation: str) -> tuple[list[int], list[int]]:
+def split_continuation(
+    encode: Callable, context: str, continuation: str, join: str = " "
+) -> tuple[list[int], list[int]]:
     """Token ids of `context` and of `continuation` as they come out when the two are encoded together
-    (context + " " + continuation), so a BPE never sees a word boundary the whole text does not have."""
-    whole, head = encode([f"{context} {continuation}", context])
+    (context + join + continuation), so a BPE never sees a word boundary the whole text does not have."""
+    whole, head = encode([f"{context}{join}{continuation}", context])
     n = len(head)
     if whole[:n] != head:  # a merge across the join: fall back to the longest common prefix
         n = next((i for i, (a, b) in enumerate(zip(whole, head)) if a != b), min(len(whole), n))
@@ -115,8 +122,31 @@ def sst2(model, encode: Callable, evaluate: list[Example], n_ctx: int) -> dict:
 def race(model, encode: Callable, evaluate: list[Example], n_ctx: int) -> dict:
     """The choice with the highest average log-probability per token after the article and question."""
     pairs = [split_continuation(encode, ex.text, choice) for ex in evaluate for choice in ex.choices]
+    return pick_highest(evaluate, choice_means(model, pairs, evaluate, n_ctx))
+
+
+def winograd(model, encode: Callable, evaluate: list[Example], n_ctx: int) -> dict:
+    """DPRD: the candidate with the higher winograd_scores."""
+    return pick_highest(evaluate, winograd_scores(model, encode, evaluate, n_ctx))
+
+
+def winograd_scores(model, encode: Callable, evaluate: list[Example], n_ctx: int) -> list[np.ndarray]:
+    """For each example, each candidate's score: with the candidate in the pronoun's place, the average
+    log-probability per token of the rest of the sentence (the tokens after the candidate) given all before it."""
+    pairs = [split_continuation(encode, *texts, join="") for ex in evaluate for texts in substitute(ex)]
+    return choice_means(model, pairs, evaluate, n_ctx)
+
+
+def choice_means(model, pairs: list, evaluate: list[Example], n_ctx: int) -> list[np.ndarray]:
+    """Each example's average log-probability per continuation token of each of its choices, whose pairs
+    follow one another in `pairs`."""
     means = iter([lp.mean() for lp in continuation_logprobs(model, pairs, n_ctx)])
-    predictions = [int(np.argmax([next(means) for _ in ex.choices])) for ex in evaluate]
+    return [np.array([next(means) for _ in ex.choices]) for ex in evaluate]
+
+
+def pick_highest(evaluate: list[Example], scores: list[np.ndarray]) -> dict:
+    """Accuracy of choosing each example's highest-scoring choice (the first of equals)."""
+    predictions = [int(np.argmax(choice_scores)) for choice_scores in scores]
     return {"value": score("accuracy", [ex.label for ex in evaluate], predictions)}
 
 
@@ -137,6 +167,8 @@ def run_heuristic(task: str, model, encode: Callable, splits: dict[str, list[Exa
         return sst2(model, encode, splits["evaluate"], n_ctx)
     if task == "race":
         return race(model, encode, splits["evaluate"], n_ctx)
+    if task == "dprd":
+        return winograd(model, encode, splits["evaluate"], n_ctx)
     raise ValueError(f"runs.zero_shot: no zero-shot heuristic for {task!r}; choose from {', '.join(METRICS)}")
 
 
@@ -151,11 +183,12 @@ def score_snapshots(
     device: torch.device,
     tracker=None,
 ) -> dict:
-    """The heuristic's score on every pretraining snapshot (files written by gpt1.training.pretrain, oldest first):
-    the record the zero_shot stage writes. Evaluates on dev (test when there is no dev). A checkpoint of
-    the released weights (gpt1.weights) scores as one point whose step is None: its updates are unknown."""
+    """The heuristic's score on every pretraining snapshot (files written by gpt1.training.pretrain, oldest first,
+    of either architecture): the record the zero_shot stage writes. Evaluates on dev (test when there is no
+    dev: DPRD). A checkpoint of the released weights (gpt1.weights) scores as one point whose step is None: its
+    updates are unknown."""
+    from gpt1.architectures import TRANSFORMER, build
     from gpt1.device import describe
-    from gpt1.model import GPT, GPTConfig
     from gpt1.tasks import read_split
 
     split = next((s for s in ("dev", "test") if s in available), None)
@@ -175,19 +208,21 @@ def score_snapshots(
         describe(device),
         torch.__version__,
     )
-    points = []
+    points, architecture = [], TRANSFORMER
     for number, path in enumerate(snapshots, 1):
         started = time.perf_counter()
         state = load_weights_file(path)
-        model = GPT(GPTConfig(**state["model_config"]))
+        architecture = state["model_config"].get("architecture", TRANSFORMER)
+        model = build(state["model_config"])
         model.load_state_dict(state["model"])
         model.to(device)
         result = run_heuristic(task, model, tokenizer.encode, splits, model.config.n_ctx)
         points.append({"step": state["step"], **result})
         log.info(
-            "snapshot %d of %d (update %s): %s %.4f, %.1f s",
+            "snapshot %d of %d (%s, update %s): %s %.4f, %.1f s",
             number,
             len(snapshots),
+            architecture,
             state["step"],
             METRICS[task],
             result["value"],
@@ -198,6 +233,7 @@ def score_snapshots(
     return {
         "task": task,
         "status": "done",
+        "architecture": architecture,
         "metric": METRICS[task],
         "chance": CHANCE[task],
         "split": split,
