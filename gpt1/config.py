@@ -94,9 +94,9 @@ class LSTMConfig:
     heads read."""
     dropout: float = 0.1
     """Dropout on the embeddings and on the LSTM's output."""
-    init_std: float = 0.02
+    init_std: float = 0.1
     """N(0, init_std) for the embedding and for the task heads built on it."""
-    pretrain_lr: float = 1e-3
+    pretrain_lr: float = 1e-2
     """Its pretraining's peak learning rate, in place of pretrain.lr (the transformer's); the schedule, batches
     and updates are pretrain's."""
 
