@@ -1,6 +1,7 @@
 """Seconds per pretraining update of the sample transformer and of LSTM candidates, measured in one process,
-interleaved (so that whatever else the machine does weighs on all alike): the ratio LSTM / transformer is
-what sizes params.yaml's `lstm` group for equal compute.
+interleaved: the ratio LSTM / transformer is what sizes params.yaml's `lstm` group for equal compute. Run it on
+idle cores: other work slows the transformer's matmuls more than the LSTM's recurrence, so a shared machine
+understates the LSTM's cost (experiments/lstm_size/README.md).
 
     python experiments/lstm_size/step_time.py [rounds]
 """
@@ -21,7 +22,7 @@ CANDIDATES = {
     "transformer 4 x 256 (sample)": GPTConfig(vocab_size=VOCAB, **transformer),
     **{
         f"lstm 1 x {h}, embd {e}": LSTMConfig(vocab_size=VOCAB, n_ctx=T, n_layer=1, n_hidden=h, n_embd=e)
-        for h, e in ((512, 256), (768, 256), (1024, 256), (1536, 256), (2048, 256))
+        for h, e in ((512, 256), (640, 256), (768, 256), (1024, 256), (1536, 256))
     },
 }
 
