@@ -96,7 +96,7 @@ class LSTMConfig:
     """Dropout on the embeddings and on the LSTM's output."""
     init_std: float = 0.1
     """N(0, init_std) for the embedding and for the task heads built on it."""
-    pretrain_lr: float = 1e-2
+    pretrain_lr: float = 1e-3
     """Its pretraining's peak learning rate, in place of pretrain.lr (the transformer's); the schedule, batches
     and updates are pretrain's."""
 

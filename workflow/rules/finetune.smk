@@ -71,8 +71,8 @@ FINETUNE_CODE = code(
 
 # One fine-tuning run: a task, a seed and a variant (gpt1.config.Variant): `full` for Tables 2-4,
 # Table 5's ablations and LSTM row, Figure 2's `layers<K>`. The four rules differ only in where their files
-# go (and finetune_lstm in the model it starts from). The
-# checkpoint and tokenizer are gpt1's pretraining's or the released weights' (runs.init, common.smk).
+# go (and finetune_lstm in the model it starts from). The checkpoint and tokenizer are gpt1's pretraining's or
+# the released weights' (runs.init, common.smk).
 rule finetune:
     input:
         code=FINETUNE_CODE,
