@@ -7,24 +7,23 @@ Sak et al. 2014), so that the output layer can be tied to the embedding as the t
 2017); dropout on the embeddings and on the LSTM's output. The state at the extract token (the projected
 output, `n_embd` wide) is what task heads read, as they read the transformer's final state.
 
-It has the interface of gpt1.model.GPT that the training loops, task heads, checkpoints and zero-shot scoring
-use: `config` (n_ctx, n_embd, n_layer, init_std, vocab_size), `hidden_states`, `lm_logits`, `forward`,
-`num_parameters`, `param_groups`.
+It shares gpt1.model.LanguageModel (tied LM head, loss, optimizer groups) with the transformer, and so the
+interface the training loops, task heads, checkpoints and zero-shot scoring use: `config` (n_ctx, n_embd,
+n_layer, init_std, vocab_size), `hidden_states`, `lm_logits`, `forward`, `num_parameters`, `param_groups`.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from gpt1.config import LSTMConfig
-from gpt1.model import Dropout, decay_groups
+from gpt1.model import Dropout, LanguageModel
 
 __all__ = ["LSTMLM", "LSTMConfig"]
 
 
-class LSTMLM(nn.Module):
+class LSTMLM(LanguageModel):
     def __init__(self, cfg: LSTMConfig):
         super().__init__()
         self.config = cfg
@@ -50,26 +49,6 @@ class LSTMLM(nn.Module):
             raise ValueError(f"sequence of {T} tokens is longer than the context ({self.config.n_ctx})")
         out, _ = self.lstm(self.drop(self.tokens_embed(idx)))
         return self.out_drop(out)
-
-    def lm_logits(self, h: torch.Tensor) -> torch.Tensor:
-        """The language-model head, tied to the token embedding."""
-        return F.linear(h, self.tokens_embed.weight)
-
-    def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits (B, T, vocab) and, given targets (B, T; -1 ignored), the mean cross-entropy."""
-        logits = self.lm_logits(self.hidden_states(idx))
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-1)
-        return logits, loss
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    def param_groups(self, weight_decay: float) -> list[dict]:
-        return decay_groups(self, weight_decay)
 
     def flops_per_token(self, seq_len: int) -> float:
         """Training FLOPs per token: 6 N over the LSTM's matrices and the tied output layer."""

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from gpt1.config import GPTConfig
 
-__all__ = ["GPT", "GPTConfig"]
+__all__ = ["GPT", "GPTConfig", "LanguageModel"]
 
 
 def fast_path(x: torch.Tensor) -> bool:
@@ -98,7 +98,32 @@ class Block(nn.Module):
         return self.ln_2(x + self.mlp(x))
 
 
-class GPT(nn.Module):
+class LanguageModel(nn.Module):
+    """What the transformer and the LSTM baseline (gpt1.lstm) share: an LM head tied to `tokens_embed`, the
+    loss, the optimizer groups. A subclass gives `hidden_states(idx)`, (B, T, width): what task heads read."""
+
+    def lm_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """The language-model head, tied to the token embedding."""
+        return F.linear(h, self.tokens_embed.weight)
+
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (B, T, vocab) and, given targets (B, T; -1 ignored), the mean cross-entropy."""
+        logits = self.lm_logits(self.hidden_states(idx))
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-1)
+        return logits, loss
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        return decay_groups(self, weight_decay)
+
+
+class GPT(LanguageModel):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.config = cfg
@@ -125,26 +150,6 @@ class GPT(nn.Module):
         for block in self.h:
             x = block(x)
         return x
-
-    def lm_logits(self, h: torch.Tensor) -> torch.Tensor:
-        """The language-model head, tied to the token embedding."""
-        return F.linear(h, self.tokens_embed.weight)
-
-    def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits (B, T, vocab) and, given targets (B, T; -1 ignored), the mean cross-entropy."""
-        logits = self.lm_logits(self.hidden_states(idx))
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-1)
-        return logits, loss
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    def param_groups(self, weight_decay: float) -> list[dict]:
-        return decay_groups(self, weight_decay)
 
     def flops_per_token(self, seq_len: int) -> float:
         """Training FLOPs per token: 6 N (forward + backward) plus attention's 12 L d T (PaLM's count)."""
