@@ -87,6 +87,7 @@ def run_stage(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     from gpt1.download import DownloadError
     from gpt1.logfile import log_banner, teed
+    from gpt1.threads import choose_wait_policy
 
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> None:
         try:
             if args.command in STAGES:
                 log_banner(args, argv)
+                if wait_policy := choose_wait_policy():  # before torch starts its threads
+                    log.info("%s", wait_policy)
                 run_stage(args)
             else:
                 args.run(args)

@@ -172,6 +172,9 @@ class FinetuneConfig:
     """Train on a seeded random subset of this many examples; 0 for all."""
     min_train_examples: int = 100
     """Fewer training examples than this (a mirror's format slice) and the task is reported as not run."""
+    max_eval_examples: int = 0
+    """Evaluate on a seeded random sample of this many examples of each split (the same for every run);
+    0 for all."""
     seed: int = 42
     device: str = "auto"
     variant: str = "full"

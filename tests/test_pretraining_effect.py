@@ -16,6 +16,7 @@ def write_run(results, avg, tasks, transfer, zero_shot):
     (results / "figures").mkdir()
     table5 = {"gain": {"Avg": avg, **tasks}}
     (results / "tables" / "table5.json").write_text(json.dumps(table5))
+    (results / "tables" / "tables.json").write_text(json.dumps({"standin": []}))
     figure2 = {"transfer": {"sst2": transfer}, "zero_shot": zero_shot}
     (results / "figures" / "figure2.json").write_text(json.dumps(figure2))
 
@@ -52,3 +53,28 @@ def test_the_verdicts_follow_the_numbers(tmp_path, avg, tasks, transfer, verdict
     assert [ok for ok, _ in lines[:3]] == verdicts
     # 0.48 -> 0.60 on 500 examples: 2 se of the difference is 0.062
     assert lines[3][0] is None and lines[3][1].endswith("rises beyond sampling error")
+
+
+def record(task, accuracy, seed, **extra):
+    result = {"n": 100, "metrics": {"accuracy": accuracy}}
+    return {"task": task, "status": "done", "split": "dev", "results": {"dev": result}, "seed": seed, **extra}
+
+
+def test_a_run_on_stand_in_data_is_checked_on_its_real_tasks_only(tmp_path):
+    """Stand-in columns (for timing, at chance) are left out of Table 5's tests, which are rebuilt without them."""
+    zero_shot = {
+        "sst2": {"metric": "accuracy", "n": 500, "points": [{"step": 0, "value": 0.5}, {"step": 9, "value": 0.5}]}
+    }
+    write_run(tmp_path, gain(0.0, 0.0), {}, layers((50.0, 1.0), (55.0, 1.0)), zero_shot)
+    (tmp_path / "tables" / "tables.json").write_text(json.dumps({"standin": ["qnli"]}))
+    for folder, sst2, qnli in (("full", 0.60, 0.30), ("ablation/no_pretraining", 0.50, 0.90)):
+        (tmp_path / "metrics" / folder).mkdir(parents=True)
+        for seed, shift in ((42, 0.0), (43, 0.02)):
+            for task, accuracy, extra in (("sst2", sst2, {}), ("qnli", qnli, {"standin_data": ["train.tsv"]})):
+                path = tmp_path / "metrics" / folder / f"{task}-seed{seed}.json"
+                path.write_text(json.dumps(record(task, accuracy + shift, seed, **extra)))
+    lines = checks(tmp_path)
+    assert lines[0] == (None, "Stand-in data (left out of Table 5's tests): qnli")
+    ok, text = lines[1]
+    assert ok is True and text.startswith("Table 5 Avg (1 of 8): gain +10.0 ± 0.0")  # SST-2's alone, not QNLI's -60
+    assert "QNLI" not in lines[2][1]

@@ -129,7 +129,8 @@ def draw_heuristic(ax, task: str, zero_shot: dict[str, dict[str, dict]]) -> None
         record = next(iter(records.values()))
         ax.axhline(record["chance"], color="grey", linestyle=":", linewidth=1, label="chance")
         ax.set_ylabel(record["metric"])
-    ax.set(xlabel="pretraining updates", title=PANELS.get(task, task))
+    standin = any(record.get("standin_data") for record in records.values())
+    ax.set(xlabel="pretraining updates", title=PANELS.get(task, task) + (" (STAND-IN DATA)" if standin else ""))
     finish(ax, fontsize=7)
 
 
@@ -163,5 +164,8 @@ def build_figure2(
 def plotted(curves: dict[str, dict]) -> dict[str, dict]:
     """What figure2.json keeps of each zero_shot record, with its panel's title, in the panels' order."""
     order = sorted(curves, key=lambda task: (HEURISTICS.index(task) if task in HEURISTICS else len(HEURISTICS), task))
-    keep = ("metric", "chance", "split", "n", "points")
-    return {task: {"title": PANELS.get(task, task)} | {k: curves[task][k] for k in keep} for task in order}
+    keep = ("metric", "chance", "split", "n", "points", "standin_data")
+    return {
+        task: {"title": PANELS.get(task, task)} | {k: curves[task][k] for k in keep if k in curves[task]}
+        for task in order
+    }

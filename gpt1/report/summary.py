@@ -51,6 +51,16 @@ def from_released_weights(results_dir: Path) -> bool:
     return tables.get("init") == ["openai-gpt"]
 
 
+def standin_warning(results_dir: Path) -> list[str]:
+    """The tables' stand-in warning at the top of the report, when any task ran on stand-in data."""
+    from gpt1.report.tables import STANDIN_WARNING
+
+    tables = json.loads((results_dir / "tables" / "tables.json").read_text(encoding="utf-8"))
+    if not tables["standin"]:
+        return []
+    return [f"**{STANDIN_WARNING.format(tasks=', '.join(tables['standin']))}**", ""]
+
+
 def demote_headings(markdown: str) -> str:
     """A table file's own '# Table N' heading becomes '## Table N' under the report's title."""
     return re.sub(r"^# ", "## ", markdown, flags=re.M)
@@ -64,7 +74,8 @@ def build_summary(results_dir: Path, out: Path, profile: str, commit: str) -> st
     else:
         start = ["## Pretraining", "", *pretraining_lines(results_dir / "pretrain" / "metrics.json")]
     start += lstm_lines(results_dir / "pretrain_lstm" / "metrics.json")
-    parts = [f"# gpt1 results: profile {profile}", "", f"Made {when} from commit {commit}.", "", *start, ""]
+    parts = [f"# gpt1 results: profile {profile}", "", f"Made {when} from commit {commit}.", ""]
+    parts += [*standin_warning(results_dir), *start, ""]
     for name in TABLE_FILES:
         parts += [demote_headings((results_dir / "tables" / name).read_text(encoding="utf-8")), ""]
     figure = (results_dir / "figures" / "figure2.png").relative_to(out.parent)
@@ -95,6 +106,8 @@ def zero_shot_lines(figure2_file: Path) -> list[str]:
 def curve_in_words(curve: dict) -> str:
     first, last = curve["points"][0], curve["points"][-1]
     where = f"{curve['metric']} on {curve['n']:,} {curve['split']} examples, chance {curve['chance']:g}"
+    if curve.get("standin_data"):
+        where += "; STAND-IN DATA, for timing only"
     if last["step"] is None:
         return f"{last['value']:.3f} with the released weights ({where})"
     return f"{first['value']:.3f} at update {first['step']:,}, {last['value']:.3f} at update {last['step']:,} ({where})"

@@ -23,6 +23,10 @@ from gpt1.files import atomic_write_json, atomic_write_text
 from gpt1.report.paper import GLUE_COMPONENTS, TABLES, Column, Table
 from gpt1.report.render import ours_latex, to_latex, to_markdown
 
+STANDIN_WARNING = (
+    "STAND-IN DATA, NOT RESULTS: {tasks} ran on generated stand-ins (benchmarks/standin.py), for timing only."
+)
+
 ROWS = ("Best earlier (method)", "GPT-1 (paper)", "gpt1 (ours)", "Difference (ours - paper)")
 NOT_RUN = "not run"
 MISSING = "missing"
@@ -281,7 +285,30 @@ def training_lines(records: dict[str, list[dict]]) -> list[str]:
     targets = sorted({r["stsb_target"] for r in done if "stsb_target" in r})
     if targets:
         lines.append(f"STS-B trained as {'; '.join(STSB_TARGETS.get(t, t) for t in targets)}.")
-    return lines
+    return lines + evaluation_sample_lines(done) + standin_lines(done)
+
+
+def evaluation_sample_lines(done: list[dict]) -> list[str]:
+    """Where a split was evaluated on a seeded sample (finetune.max_eval_examples), not whole."""
+    sampled = {
+        f"{r['task']} {split} ({r['results'][split]['n']:,} of {available:,})": None
+        for r in done
+        for split, available in r.get("n_eval_available", {}).items()
+        if r["results"][split]["n"] < available
+    }
+    if not sampled:
+        return []
+    return [f"Evaluated on a seeded sample, the same for every run (finetune.max_eval_examples): {', '.join(sampled)}."]
+
+
+def standin_lines(done: list[dict]) -> list[str]:
+    """A warning naming the tasks whose data were generated stand-ins (benchmarks/standin.py): timing, not results."""
+    tasks = sorted({r["task"] for r in done if r.get("standin_data")})
+    return [STANDIN_WARNING.format(tasks=", ".join(tasks))] if tasks else []
+
+
+def standin_tasks(records: dict[str, list[dict]]) -> list[str]:
+    return sorted({r["task"] for runs in records.values() for r in runs if r.get("standin_data")})
 
 
 def initialisations(records: dict[str, list[dict]]) -> list[str]:
@@ -336,7 +363,7 @@ def build_tables(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
     """Write table2|3|4.{md,csv,tex} and tables.json into `out_dir`; return the paths written."""
     records = load_records(metrics_dir)
     written = []
-    summary: dict = {"profile": profile, "init": initialisations(records)}
+    summary: dict = {"profile": profile, "init": initialisations(records), "standin": standin_tasks(records)}
     for table in TABLES.values():
         measures = [column_measure(c, records) for c in table.columns]
         frame = table_frame(table, measures)

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     from gpt1 import tasks, tracking
     from gpt1.files import atomic_write_json
-    from gpt1.tasks.data import file_hashes, origin, verify_copy
+    from gpt1.tasks.data import file_hashes, origin, standin_files, verify_copy
 
     data_dir = args.out_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -36,8 +36,11 @@ def run(args: argparse.Namespace) -> None:
                 "splits": tasks.available_splits(args.task, data_dir),
                 "from": origin(args.task),
                 "verified": verify_copy(args.task, folder),
+                "standin": standin_files(folder),
                 "sha256": file_hashes(folder),
             }
+            if status["standin"]:
+                log.warning("%s: STAND-IN DATA, for timing only: %s", args.task, ", ".join(status["standin"]))
             if not status["verified"]:
                 log.warning("%s: %s (a %s copy): no pinned sha256 vouches for it", args.task, folder, status["from"])
         except tasks.TaskDataMissing as missing:  # the other tasks carry on; fine-tuning reports "not run"

@@ -27,6 +27,7 @@ REPORTED_SPLITS = dict.fromkeys(("story_cloze", "race", "snli", "scitail"), ("te
 # stories (dev), as the released code did (gpt1.training.selection). Every other task keeps its final weights:
 # the paper reports no selection, and GLUE's dev split is the one reported.
 SELECTED_ON = {"story_cloze": "dev"}
+EVAL_SAMPLE_SEED = 0  # finetune.max_eval_examples: one sample per split, whatever the run's seed or variant
 CURVE_FIELDS = ("step", "epoch", "train_loss", "lr")
 
 
@@ -104,6 +105,10 @@ class TaskData:
     """Training examples before the seeded subset (finetune.max_train_examples)."""
     verified: bool
     """Whether a pinned sha256 checked the data (not for a mirror's copy: gpt1.tasks.data.origin)."""
+    eval_available: dict[str, int]
+    """Examples of each evaluation split before the seeded sample (finetune.max_eval_examples)."""
+    standin: list[str]
+    """The task's files that are generated stand-ins for timing (benchmarks/standin.py), not its data."""
 
 
 def task_data(task_id: str, data_dir: Path, status: dict, cfg: FinetuneConfig) -> TaskData:
@@ -131,7 +136,18 @@ def task_data(task_id: str, data_dir: Path, status: dict, cfg: FinetuneConfig) -
     if cfg.max_train_examples and available > cfg.max_train_examples:
         train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
     evals = {split: read_split(task_id, split, data_dir) for split in eval_splits}
-    return TaskData(train, evals, available, status["verified"])
+    eval_available = {split: len(examples) for split, examples in evals.items()}
+    evals = {split: eval_sample(examples, cfg.max_eval_examples) for split, examples in evals.items()}
+    standin = status.get("standin", [])  # none in a status.json written before stand-ins existed
+    return TaskData(train, evals, available, status["verified"], eval_available, standin)
+
+
+def eval_sample(examples: list, limit: int) -> list:
+    """At most `limit` of `examples` (0: all), drawn with EVAL_SAMPLE_SEED and kept in file order."""
+    if not limit or len(examples) <= limit:
+        return examples
+    keep = sorted(random.Random(EVAL_SAMPLE_SEED).sample(range(len(examples)), limit))
+    return [examples[i] for i in keep]
 
 
 def fine_tune(
@@ -174,10 +190,13 @@ def fine_tune(
         "checkpoint": str(checkpoint),
         "init": initialisation(result["source"]),
         "data_verified": data.verified,
+        "n_eval_available": data.eval_available,
         "pretrain_run_id": result["pretrain_run_id"],
         "wall_s": round(result["wall_s"], 1),
         "curves": result["curves"],
     }
+    if data.standin:
+        record["standin_data"] = data.standin
     if result["source"]:
         record["source"] = result["source"]
     if result["selection"]:

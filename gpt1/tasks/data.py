@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 DOWNLOADS = "downloads"  # archives, under data_dir
 UNOFFICIAL = "UNOFFICIAL"  # at a mirror's root: its files are not the official ones; copied unverified, unchecked
+STANDIN = "STANDIN"  # in a mirror's task folder: which of its files are generated stand-ins (benchmarks.standin)
 SOURCE_FILE = ".source"  # in a task folder: the archive (URL and sha256) it was extracted from
 
 
@@ -200,6 +201,13 @@ def verify_copy(task_id: str, folder: Path) -> bool:
     return bool(names) and all(name in pins for name in names)
 
 
+def standin_files(folder: Path) -> list[str]:
+    """The files of a task folder that are generated stand-ins for timing (its STANDIN marker, written by
+    benchmarks/standin.py: a sentence, then one path per line); none for real data."""
+    marker = Path(folder) / STANDIN
+    return marker.read_text(encoding="utf-8").splitlines()[1:] if marker.is_file() else []
+
+
 def file_hashes(folder: Path) -> dict[str, str]:
     """sha256 of every file of a task folder (its path inside the folder -> hash), for the status record: a
     changed file changes the record, and so reruns what reads it."""
@@ -274,5 +282,7 @@ def _copy_registered(task: Task, folder: Path, mirror: str | None) -> Path:
             raise TaskDataMissing(f"the mirror folder {source} holds no {task.name} CSV; {where_to_get(task)}")
     else:
         raise TaskDataMissing(f"no {task.name} data: {where_to_get(task)}")
+    if (source / STANDIN).is_file():  # which files are stand-ins (benchmarks/standin.py)
+        present = [*present, STANDIN]
     log.info("%s: copying %s from %s", task.name, ", ".join(present), source)
     return _install_copy(source, folder, present)

@@ -192,6 +192,26 @@ def test_notes_name_the_tasks_whose_data_no_pinned_hash_checked(tmp_path):
     assert "no pinned sha256" not in (out / "table2.md").read_text()  # no SST-2 or CoLA column there
 
 
+def test_notes_name_sampled_evaluation_splits_and_standin_data(tmp_path):
+    sampled = done("sst2", {"accuracy": 0.9}) | {"n_eval_available": {"dev": 872}}  # done() evaluates 100
+    whole = done("cola", {"mcc": 0.1}) | {"n_eval_available": {"dev": 100}}
+    out = build(tmp_path, {"sst2": sampled, "cola": whole})
+    table4 = (out / "table4.md").read_text()
+    assert (
+        "- Evaluated on a seeded sample, the same for every run (finetune.max_eval_examples): sst2 dev (100 of 872)."
+        in table4
+    )
+    assert "seeded sample" not in (out / "table2.md").read_text()
+    assert "STAND-IN" not in table4 and json.loads((out / "tables.json").read_text())["standin"] == []
+
+    standin = done("qnli", {"accuracy": 0.5}) | {"standin_data": ["train.tsv"]}
+    out = build(tmp_path / "standin", {"qnli": standin, "sst2": done("sst2", {"accuracy": 0.9})})
+    warning = "STAND-IN DATA, NOT RESULTS: qnli ran on generated stand-ins (benchmarks/standin.py), for timing only."
+    assert f"- {warning}" in (out / "table2.md").read_text()
+    assert "STAND-IN" not in (out / "table3.md").read_text()  # no QNLI column there
+    assert json.loads((out / "tables.json").read_text())["standin"] == ["qnli"]
+
+
 def test_not_run_cells_and_footnotes(tmp_path):
     reason = "only 3 training examples in results/tasks/mnli/data (a format slice?)"
     not_run = {"task": "mnli", "status": "not run", "reason": reason, "profile": "sample", "seed": 42}

@@ -299,3 +299,26 @@ def test_snli_and_scitail_report_their_labelled_test_sets_as_the_paper(task_id, 
     status = {"status": "ok", "splits": ["train", "dev", "test"], "verified": False}
     data = task_data(task_id, tmp_path, status, cfg)
     assert list(data.evals) == ["test", "dev"] and len(data.evals["test"]) == 1 < len(data.evals["dev"])
+
+
+def test_evaluation_is_capped_to_one_seeded_sample_for_every_run():
+    """finetune.max_eval_examples: every seed and variant is scored on the same examples, in file order."""
+    from gpt1.stages.finetune import task_data
+    from gpt1.tasks import read_split
+
+    dev = read_split("sst2", "dev", SMOKE_TASKS)
+    cap = len(dev) // 2
+    samples = [
+        task_data(
+            "sst2", SMOKE_TASKS, status("sst2"), FinetuneConfig(min_train_examples=2, seed=s, max_eval_examples=cap)
+        )
+        for s in (42, 43)
+    ]
+    first, second = (data.evals["dev"] for data in samples)
+    assert first == second and len(first) == cap
+    assert [dev.index(example) for example in first] == sorted(dev.index(example) for example in first)
+    assert samples[0].eval_available == {"dev": len(dev)}
+    whole = task_data("sst2", SMOKE_TASKS, status("sst2"), FinetuneConfig(min_train_examples=2, max_eval_examples=0))
+    assert whole.evals["dev"] == dev and whole.standin == []
+    standin = task_data("sst2", SMOKE_TASKS, status("sst2") | {"standin": ["dev.tsv"]}, CFG)
+    assert standin.standin == ["dev.tsv"]
