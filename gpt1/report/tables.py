@@ -285,7 +285,7 @@ def training_lines(records: dict[str, list[dict]]) -> list[str]:
     targets = sorted({r["stsb_target"] for r in done if "stsb_target" in r})
     if targets:
         lines.append(f"STS-B trained as {'; '.join(STSB_TARGETS.get(t, t) for t in targets)}.")
-    return lines + evaluation_sample_lines(done) + standin_lines(done)
+    return lines + evaluation_sample_lines(done) + standin_lines(records)
 
 
 def evaluation_sample_lines(done: list[dict]) -> list[str]:
@@ -301,9 +301,9 @@ def evaluation_sample_lines(done: list[dict]) -> list[str]:
     return [f"Evaluated on a seeded sample, the same for every run (finetune.max_eval_examples): {', '.join(sampled)}."]
 
 
-def standin_lines(done: list[dict]) -> list[str]:
+def standin_lines(records: dict[str, list[dict]]) -> list[str]:
     """A warning naming the tasks whose data were generated stand-ins (benchmarks/standin.py): timing, not results."""
-    tasks = sorted({r["task"] for r in done if r.get("standin_data")})
+    tasks = standin_tasks(records)
     return [STANDIN_WARNING.format(tasks=", ".join(tasks))] if tasks else []
 
 

@@ -114,6 +114,7 @@ class TaskData:
 def task_data(task_id: str, data_dir: Path, status: dict, cfg: FinetuneConfig) -> TaskData:
     """The examples a run trains and evaluates on; NotRun when there are none, or too few (a format slice)."""
     from gpt1.tasks import read_split
+    from gpt1.tasks.readers import seeded_sample
 
     if status["status"] != "ok":
         raise NotRun(status["reason"])
@@ -135,19 +136,13 @@ def task_data(task_id: str, data_dir: Path, status: dict, cfg: FinetuneConfig) -
     available = len(train)
     if cfg.max_train_examples and available > cfg.max_train_examples:
         train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
-    evals = {split: read_split(task_id, split, data_dir) for split in eval_splits}
-    eval_available = {split: len(examples) for split, examples in evals.items()}
-    evals = {split: eval_sample(examples, cfg.max_eval_examples) for split, examples in evals.items()}
+    evals, eval_available = {}, {}
+    for split in eval_splits:
+        examples = read_split(task_id, split, data_dir)
+        eval_available[split] = len(examples)
+        evals[split] = seeded_sample(examples, cfg.max_eval_examples, EVAL_SAMPLE_SEED)
     standin = status.get("standin", [])  # none in a status.json written before stand-ins existed
     return TaskData(train, evals, available, status["verified"], eval_available, standin)
-
-
-def eval_sample(examples: list, limit: int) -> list:
-    """At most `limit` of `examples` (0: all), drawn with EVAL_SAMPLE_SEED and kept in file order."""
-    if not limit or len(examples) <= limit:
-        return examples
-    keep = sorted(random.Random(EVAL_SAMPLE_SEED).sample(range(len(examples)), limit))
-    return [examples[i] for i in keep]
 
 
 def fine_tune(

@@ -12,6 +12,7 @@ import csv
 import json
 import logging
 import math
+import random
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -246,6 +247,14 @@ def part_exists(path: Path, task: Task) -> bool:
     if task.format.reader == "race":
         return path.is_dir() and any(path.glob("*.txt"))
     return path.is_file()
+
+
+def seeded_sample(examples: list, n: int, seed: int) -> list:
+    """A seeded sample of `n` examples (all of them when n is 0 or too large), in their original order."""
+    if not n or n >= len(examples):
+        return examples
+    keep = sorted(random.Random(seed).sample(range(len(examples)), n))
+    return [examples[i] for i in keep]
 
 
 def resplit(examples: list[Example], spec: Resplit) -> list[Example]:

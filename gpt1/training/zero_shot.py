@@ -16,7 +16,6 @@ The tokenizer needs only `encode(lines)`.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -150,14 +149,6 @@ def pick_highest(evaluate: list[Example], scores: list[np.ndarray]) -> dict:
     return {"value": score("accuracy", [ex.label for ex in evaluate], predictions)}
 
 
-def sample(examples: list[Example], n: int, seed: int) -> list[Example]:
-    """A seeded sample of `n` examples (all of them when n is 0 or too large), in their original order."""
-    if not n or n >= len(examples):
-        return examples
-    keep = sorted(random.Random(seed).sample(range(len(examples)), n))
-    return [examples[i] for i in keep]
-
-
 def run_heuristic(task: str, model, encode: Callable, splits: dict[str, list[Example]], n_ctx: int) -> dict:
     """Score `model` with `task`'s heuristic; `splits` has "evaluate" (and "train" for CoLA's threshold)."""
     model.eval()
@@ -190,13 +181,14 @@ def score_snapshots(
     from gpt1.architectures import TRANSFORMER, build
     from gpt1.device import describe
     from gpt1.tasks import read_split
+    from gpt1.tasks.readers import seeded_sample
 
     split = next((s for s in ("dev", "test") if s in available), None)
     if split is None or (task == "cola" and "train" not in available):
         raise FileNotFoundError(f"{data_dir}: no {'training' if split else 'evaluation'} split for zero-shot {task}")
-    splits = {"evaluate": sample(read_split(task, split, data_dir), max_examples, seed)}
+    splits = {"evaluate": seeded_sample(read_split(task, split, data_dir), max_examples, seed)}
     if task == "cola":
-        splits["train"] = sample(read_split(task, "train", data_dir), max_examples, seed)
+        splits["train"] = seeded_sample(read_split(task, "train", data_dir), max_examples, seed)
     log.info(
         "zero-shot %s: %s; %d snapshot(s) from %s on %s, torch %s",
         task,

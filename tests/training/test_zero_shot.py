@@ -15,6 +15,7 @@ from gpt1.lstm import LSTMLM
 from gpt1.model import GPT
 from gpt1.stages.zero_shot import HEURISTICS
 from gpt1.tasks import Example, read_split
+from gpt1.tasks.readers import seeded_sample
 from gpt1.training import zero_shot
 
 WORDS = ["<pad>", "a", "b", "very", "positive", "negative", "x"]
@@ -90,10 +91,10 @@ def test_an_unknown_heuristic_is_named():
 
 def test_a_sample_keeps_the_original_order_and_is_seeded():
     examples = [Example(str(i)) for i in range(50)]
-    picked = zero_shot.sample(examples, 10, seed=3)
-    assert picked == zero_shot.sample(examples, 10, seed=3) and len(picked) == 10
+    picked = seeded_sample(examples, 10, seed=3)
+    assert picked == seeded_sample(examples, 10, seed=3) and len(picked) == 10
     assert [int(ex.text) for ex in picked] == sorted(int(ex.text) for ex in picked)
-    assert zero_shot.sample(examples, 0, seed=3) == examples
+    assert seeded_sample(examples, 0, seed=3) == examples
 
 
 def test_scoring_in_length_sorted_batches_equals_one_pair_at_a_time():
