@@ -19,6 +19,8 @@ from gpt1.report.paper import TABLE5_COLUMNS, TABLE5_ROWS, Table
 from gpt1.report.render import ours_latex, to_latex, to_markdown
 from gpt1.report.tables import (
     DASH,
+    NO_RECORD,
+    NOT_RUN,
     Measure,
     initialisation_line,
     load_records,
@@ -48,6 +50,7 @@ PAPER_ROWS = {
     "lstm": PAPER_LSTM,
 }
 NO_GAIN = "not comparable"
+NOT_ABLATED = "not run: not among params.yaml's ablation.tasks"
 GAIN_PAPER, GAIN_OURS = "Pre-training's gain, paper (full - w/o)", "Pre-training's gain, gpt1 (full - w/o)"
 
 
@@ -78,16 +81,36 @@ def gain(full: Measure, without: Measure) -> Measure:
     return Measure(value, "done", per_seed=per_seed, n_columns=full.n_columns, n_total=full.n_total)
 
 
+def not_ablated(m: Measure, full: Measure) -> Measure:
+    """An ablation row's cell without a record where the full model ran: a task the profile does not ablate."""
+    return Measure(None, NOT_RUN, NOT_ABLATED) if m.reason == NO_RECORD and full.value is not None else m
+
+
+def average_gain(full: list[Measure], without: list[Measure]) -> Measure:
+    """Pre-training's gain on Avg: both rows' means over the task columns both have (the `sample` ablates
+    fewer tasks than it fine-tunes in full: params.yaml's ablation.tasks), then their difference."""
+    shared = [f.value is not None and w.value is not None for f, w in zip(full, without)]
+    skipped = Measure(None, NOT_RUN)
+
+    def over_shared(row: list[Measure]) -> Measure:
+        return mean_of_columns([m if both else skipped for m, both in zip(row, shared)], "Table 5")
+
+    return gain(over_shared(full), over_shared(without))
+
+
 def build_table5(metrics_dir: Path, out_dir: Path, profile: str) -> list[Path]:
     """Write table5.{md,csv,tex} and table5.json into `out_dir`; return the paths written."""
     headers = [header for header, _, _ in TABLE5_COLUMNS]
     records = {variant: load_records(metrics_dir / folder) for variant, folder, _ in OUR_ROWS}
     ours = {variant: row_measures(records[variant]) for variant in records}
+    for variant in ours.keys() - {"full"}:
+        ours[variant] = [ours[variant][0], *map(not_ablated, ours[variant][1:], ours["full"][1:])]
     rows = {name: [f"{v:.1f}" for v in values] for name, values in TABLE5_ROWS.items()}
     rows |= {label: [ours_text(m) for m in ours[variant]] for variant, _, label in OUR_ROWS}
     paper_gain = [a - b for a, b in zip(TABLE5_ROWS[PAPER_FULL], TABLE5_ROWS[PAPER_NO_PRETRAINING])]
     rows[GAIN_PAPER] = [f"{g:+.1f}" for g in paper_gain]
-    gains = [gain(f, w) for f, w in zip(ours["full"], ours["no_pretraining"])]
+    full, without = ours["full"], ours["no_pretraining"]
+    gains = [average_gain(full[1:], without[1:]), *(gain(f, w) for f, w in zip(full[1:], without[1:]))]
     rows[GAIN_OURS] = [DASH if g.value is None else ours_text(g, signed=True) for g in gains]
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=headers)
     frame.index.name = ""

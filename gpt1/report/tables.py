@@ -30,6 +30,7 @@ STANDIN_WARNING = (
 ROWS = ("Best earlier (method)", "GPT-1 (paper)", "gpt1 (ours)", "Difference (ours - paper)")
 NOT_RUN = "not run"
 MISSING = "missing"
+NO_RECORD = "not run: no metrics file"
 DASH = "–"
 METRIC_NAMES = {
     "accuracy": "accuracy",
@@ -107,7 +108,7 @@ def measure(task: str, subset: str | None, metric: str, records: dict[str, list[
     """Our percentage for a task's metric (on a subset), averaged over the task's done runs (seeds)."""
     task_records = records.get(task, [])
     if not task_records:
-        return Measure(None, NOT_RUN, "not run: no metrics file")
+        return Measure(None, NOT_RUN, NO_RECORD)
     done = [r for r in task_records if r.get("status") == "done"]
     if not done:
         reasons = dict.fromkeys(r.get("reason", "no reason given") for r in task_records)
