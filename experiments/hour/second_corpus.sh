@@ -13,27 +13,14 @@ books="$out/books"
 mkdir -p "$books"
 # shellcheck disable=SC2012  # the names have no spaces
 ls -S "$GPT1_DATA_MIRROR/books/british-novels/"*.txt | tail -12 | xargs -I{} ln -sf {} "$books/"
-tasks="cola sst2 mrpc stsb rte"
+source "$here/effect_runs.sh"
 cat > "$out/config.yaml" <<YAML
 corpus: {source: $books}
-runs: {tasks: [${tasks// /, }], zero_shot: [cola, sst2, dprd]}
-ablation: {variants: [no_pretraining], tasks: [${tasks// /, }]}
+runs: {tasks: [${effect_tasks// /, }], zero_shot: [cola, sst2, dprd]}
+ablation: {variants: [no_pretraining], tasks: [${effect_tasks// /, }]}
 transfer: {layers: [0], tasks: [stsb]}
 YAML
-targets=()
-for task in $tasks; do
-    for seed in 42 43 44; do
-        targets+=("results/metrics/full/$task-seed$seed.json" "results/metrics/ablation/no_pretraining/$task-seed$seed.json")
-    done
-done
-for seed in 42 43 44; do targets+=("results/metrics/transfer/layers0/stsb-seed$seed.json"); done
-/usr/bin/time -f "wall %e s" snakemake "${targets[@]}" --cores 2 --configfile "$out/config.yaml" > "$out/snakemake.log" 2>&1
+/usr/bin/time -f "wall %e s" snakemake "${effect_targets[@]}" --cores 2 --configfile "$out/config.yaml" > "$out/snakemake.log" 2>&1
 tail -1 "$out/snakemake.log" > "$out/time.log"
-mkdir -p results/zero_shot_none
-gpt1 tables --metrics-dir results/metrics/full --out-dir results/tables --metrics "$out/tables_flat.json"
-gpt1 table5 --metrics-dir results/metrics --out-dir results/tables --metrics "$out/table5_flat.json"
-gpt1 figure2 --metrics-dir results/metrics --zero-shot-dir results/zero_shot_none \
-    --lstm-zero-shot-dir results/zero_shot_none --out-dir results/figures --metrics "$out/figure2_flat.json"
 cat results/pretrain/metrics.json
-cat results/tables/table5.md
-python scripts/pretraining_effect.py results || true
+effect_report results "$out"
