@@ -1,14 +1,17 @@
 # Sourced by second_corpus.sh and finetune_settings.sh: the runs scripts/pretraining_effect.py's tests need,
 # on the five Table 5 tasks with data in the mirror (the full model and w/o pre-training, seeds 42-44, and
-# STS-B's transfer at 0 layers), and the report made from them. Run from the project copy.
-effect_tasks="cola sst2 mrpc stsb rte"
+# STS-B's transfer at 0 layers), and the report made from them. Run from the project copy. EFFECT_TASKS="cola"
+# runs those tasks only (and the transfer runs only with stsb among them).
+effect_tasks=${EFFECT_TASKS:-cola sst2 mrpc stsb rte}
 effect_targets=()
 for task in $effect_tasks; do
     for seed in 42 43 44; do
         effect_targets+=("results/metrics/full/$task-seed$seed.json" "results/metrics/ablation/no_pretraining/$task-seed$seed.json")
     done
 done
-for seed in 42 43 44; do effect_targets+=("results/metrics/transfer/layers0/stsb-seed$seed.json"); done
+if [[ " $effect_tasks " == *" stsb "* ]]; then
+    for seed in 42 43 44; do effect_targets+=("results/metrics/transfer/layers0/stsb-seed$seed.json"); done
+fi
 
 # effect_report RESULTS FLAT_DIR: Tables 2-4, Table 5 and Figure 2 of results/metrics into RESULTS/tables and
 # RESULTS/figures (their flat metrics into FLAT_DIR), then Table 5 and the tests, printed.
