@@ -13,14 +13,14 @@ if [[ " $effect_tasks " == *" stsb "* ]]; then
     for seed in 42 43 44; do effect_targets+=("results/metrics/transfer/layers0/stsb-seed$seed.json"); done
 fi
 
-# effect_report RESULTS FLAT_DIR: Tables 2-4, Table 5 and Figure 2 of results/metrics into RESULTS/tables and
-# RESULTS/figures (their flat metrics into FLAT_DIR), then Table 5 and the tests, printed.
+# effect_report RESULTS FLAT_DIR [METRICS]: Tables 2-4, Table 5 and Figure 2 of METRICS (results/metrics) into
+# RESULTS/tables and RESULTS/figures (their flat metrics into FLAT_DIR), then Table 5 and the tests, printed.
 effect_report() {
-    local results=$1 flat=$2
+    local results=$1 flat=$2 metrics=${3:-results/metrics}
     mkdir -p "$results/zero_shot_none"
-    gpt1 tables --metrics-dir results/metrics/full --out-dir "$results/tables" --metrics "$flat/tables_flat.json"
-    gpt1 table5 --metrics-dir results/metrics --out-dir "$results/tables" --metrics "$flat/table5_flat.json"
-    gpt1 figure2 --metrics-dir results/metrics --zero-shot-dir "$results/zero_shot_none" \
+    gpt1 tables --metrics-dir "$metrics/full" --out-dir "$results/tables" --metrics "$flat/tables_flat.json"
+    gpt1 table5 --metrics-dir "$metrics" --out-dir "$results/tables" --metrics "$flat/table5_flat.json"
+    gpt1 figure2 --metrics-dir "$metrics" --zero-shot-dir "$results/zero_shot_none" \
         --lstm-zero-shot-dir "$results/zero_shot_none" --out-dir "$results/figures" --metrics "$flat/figure2_flat.json"
     cat "$results/tables/table5.md"
     python scripts/pretraining_effect.py "$results" || true
