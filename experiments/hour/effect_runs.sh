@@ -1,7 +1,7 @@
-# Sourced by second_corpus.sh and finetune_settings.sh: the runs scripts/pretraining_effect.py's tests need,
-# on the five Table 5 tasks with data in the mirror (the full model and w/o pre-training, seeds 42-44, and
-# STS-B's transfer at 0 layers), and the report made from them. Run from the project copy. EFFECT_TASKS="cola"
-# runs those tasks only (and the transfer runs only with stsb among them).
+# Sourced by second_corpus.sh, finetune_settings.sh and second_corpus_eval1000.sh: the runs
+# scripts/pretraining_effect.py's tests need, on the five Table 5 tasks with data in the mirror (the full model
+# and w/o pre-training, seeds 42-44, and STS-B's transfer at 0 layers), and the report made from them. Run from
+# the project copy. EFFECT_TASKS="cola" runs those tasks only (and the transfer runs only with stsb among them).
 effect_tasks=${EFFECT_TASKS:-cola sst2 mrpc stsb rte}
 effect_targets=()
 for task in $effect_tasks; do
