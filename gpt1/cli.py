@@ -73,10 +73,11 @@ def run_stage(args: argparse.Namespace) -> None:
     """A pipeline stage: stopped with its orchestrator, alone on its output, under a known profile."""
     from gpt1.files import exclusive
     from gpt1.lifeline import watch_parent
-    from gpt1.params import profile_label
+    from gpt1.params import profile_label, validate_under_dvc
 
     watch_parent()
     profile_label()  # under DVC, refuses a profile params.yaml does not have
+    validate_under_dvc()
     output = output_of(args)
     if output is None or int(os.environ.get("RANK", 0)) != 0:  # torchrun's rank 0 holds the lock for all
         return args.run(args)
@@ -87,6 +88,7 @@ def run_stage(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     from gpt1.download import DownloadError
     from gpt1.logfile import log_banner, teed
+    from gpt1.progress import close_open
     from gpt1.threads import choose_wait_policy
 
     argv = sys.argv[1:] if argv is None else argv
@@ -102,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 args.run(args)
         except (ValueError, OSError, DownloadError) as error:  # bad input, a missing file, a full disk: one line
+            close_open()
             log.error("%s", error)
             sys.exit(f"gpt1 {args.command}: {error}")
         except KeyboardInterrupt:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from gpt1.files import DiskFull, naming_a_full_disk
 from gpt1.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -86,16 +87,17 @@ def fetch(
     part = dest.with_name(dest.name + ".part")
     mirror = os.environ.get(MIRROR_ENV)
     try:
-        if mirror and mirror_path:
-            origin = str(Path(mirror) / mirror_path)
-            got = _copy_from_mirror(Path(origin), part)
-        elif source:
-            local = source()
-            origin = str(local)
-            got = _copy_file(local, part)
-        else:
-            origin = url
-            got = _download_with_retries(url, part)
+        with naming_a_full_disk(dest):
+            if mirror and mirror_path:
+                origin = str(Path(mirror) / mirror_path)
+                got = _copy_from_mirror(Path(origin), part)
+            elif source:
+                local = source()
+                origin = str(local)
+                got = _copy_file(local, part)
+            else:
+                origin = url
+                got = _download_with_retries(url, part)
         if expected and got != expected:
             raise DownloadError(
                 f"checksum mismatch for {origin}: expected sha256 {expected}, got {got}; "
@@ -174,6 +176,8 @@ def _download(url: str, part: Path) -> str:
         raise DownloadError(f"download of {url} failed: {reason}; the file may have moved; {ADVICE}") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError, ssl.SSLError, http.client.HTTPException) as e:
         raise _TransientError(f"connection error: {getattr(e, 'reason', None) or e}") from None
+    except DiskFull:
+        raise
     except OSError as err:  # not the network: the local disk
         raise DownloadError(f"download of {url} failed: cannot write {part}: {err}") from None
 
@@ -182,6 +186,7 @@ def _copy_hashing(src: BinaryIO, part: Path, size: int | None, label: str) -> st
     """Copy a stream into `part` with a progress bar, hashing on the fly; return the sha256."""
     digest = hashlib.sha256()
     with (
+        naming_a_full_disk(part, size),
         open(part, "wb") as out,
         Progress(label, size, unit="B", unit_scale=True, unit_divisor=1024, short=True) as bar,
     ):
@@ -204,7 +209,7 @@ def extract_tar(archive: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        with tarfile.open(archive) as tar:
+        with naming_a_full_disk(target), tarfile.open(archive) as tar:
             tar.extractall(tmp, filter="data")
         if target.exists():
             shutil.rmtree(target)
@@ -212,6 +217,8 @@ def extract_tar(archive: Path, target: Path) -> Path:
     except tarfile.FilterError as err:
         member = err.tarinfo.name if err.tarinfo is not None else "?"
         raise DownloadError(f"refusing to extract {archive}: unsafe member {member!r} ({err})") from None
+    except DiskFull:
+        raise
     except (tarfile.TarError, EOFError, OSError) as err:
         raise DownloadError(f"cannot extract {archive}: {err}; delete it and fetch it again") from None
     finally:
@@ -246,12 +253,15 @@ def extract_zip(archive: Path, target: Path) -> Path:
                     )
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
             try:
-                zf.extractall(tmp)
+                with naming_a_full_disk(target):
+                    zf.extractall(tmp)
                 if target.exists():
                     shutil.rmtree(target)
                 os.replace(tmp, target)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+    except DiskFull:
+        raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as err:
         raise DownloadError(f"cannot extract {archive}: {err}; delete it and fetch it again") from None
     log.info("extracted %s -> %s", archive, target)

@@ -109,15 +109,28 @@ def copy(log_file: str, read_ends: list[int]) -> None:
                 selector.unregister(key.fd)
                 rest = last_state(pending.pop(key.fd))  # an unfinished last line
                 if rest.strip():
-                    _write(log, rest + b"\n")
+                    log = _append(log, log_file, rest + b"\n")
                 continue
             with contextlib.suppress(OSError):  # a closed terminal or pipe: the log file still gets it
                 os.write(key.data, data)
             *lines, pending[key.fd] = (pending[key.fd] + data).split(b"\n")
             if lines:
-                _write(log, b"".join(last_state(line) + b"\n" for line in lines))
+                log = _append(log, log_file, b"".join(last_state(line) + b"\n" for line in lines))
             if b"\r" in pending[key.fd]:  # a bar redrawn in place: only its last state can end up in the log
                 pending[key.fd] = b"\r" + pending[key.fd].rsplit(b"\r", 1)[-1]
+
+
+def _append(log: int | None, log_file: str, data: bytes) -> int | None:
+    """Append `data` to the log file (`log`, its descriptor); the descriptor, or None once it failed (a full
+    disk): then stderr says so, once, and the output goes on to its streams only."""
+    if log is None:
+        return None
+    try:
+        _write(log, data)
+        return log
+    except OSError as error:
+        os.write(2, f"gpt1: {log_file}: {error.strerror.lower()}; the rest of the output is not in it\n".encode())
+        return None
 
 
 def _write(fd: int, data: bytes) -> None:

@@ -2,7 +2,8 @@
 
 The top-level groups of params.yaml are the `sample` profile; profiles.yaml, beside it, holds only what each
 other profile changes, merged over them. Stage code reads no parameter from params.yaml: it takes flags
-(`cli_flags`). Only the profile's name, a label for MLflow and the tables, is looked up (`profile_label`).
+(`cli_flags`). Only the profile's name, a label for MLflow and the tables, is looked up (`profile_label`);
+under DVC, a stage also checks the whole file before its work, as the Snakefile does (`validate_under_dvc`).
 """
 
 from __future__ import annotations
@@ -104,6 +105,23 @@ def check_group(group: str, values: dict) -> None:
     if error := first_error(values, {**full["properties"][group], "$defs": full["$defs"]}, f"{group}."):
         raise ParamsError(error)
     check_group_rules(group, values)
+
+
+def check_seed(flag: str, seed: int) -> None:
+    """A seed a stage takes as a flag of its own (finetune's --seed, one of runs.seeds), against the schema's
+    range for every seed."""
+    rule = schema()["properties"]["runs"]["properties"]["seeds"]["items"]
+    if error := first_error({flag: seed}, {"properties": {flag: rule}}):
+        raise ParamsError(error)
+
+
+def validate_under_dvc() -> None:
+    """Under `dvc repro` (DVC sets DVC_STAGE for each stage's command), params.yaml checked whole before the
+    stage's work, as the Snakefile checks its config at start-up: dvc.yaml's foreach and matrix read runs.tasks
+    and runs.seeds themselves, where no stage's flags see them (empty, the tables would be made of whatever
+    is there)."""
+    if "DVC_STAGE" in os.environ:
+        validate(yaml.safe_load(Path("params.yaml").read_text()))  # in dvc.yaml's folder, an experiment's copy too
 
 
 def check_batches(pretrain: dict) -> str | None:
@@ -252,10 +270,11 @@ def dvc_set_params(path: Path = PARAMS_FILE, profile: str | None = None) -> list
 def profile_label() -> str:
     """The selected profile's name, for MLflow tags and the tables' notes: a label, never a parameter, so that
     renaming or copying a profile reruns nothing. The Snakefile exports it as GPT1_PROFILE; under DVC it is
-    params.yaml's `profile` key in the project DVC runs (`dvc exp run $(gpt1 profile NAME)` sets it)."""
+    params.yaml's `profile` key in the stage's working directory (`dvc exp run $(gpt1 profile NAME)` sets it; a
+    queued experiment's is in its copy of the project, not in DVC_ROOT)."""
     if name := os.environ.get(PROFILE_ENV):
         return name
-    path = Path(os.environ.get("DVC_ROOT", ".")) / "params.yaml"
+    path = Path("params.yaml")
     try:
         params = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):

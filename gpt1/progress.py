@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+import weakref
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 INTERVAL_ENV = "GPT1_PROGRESS_INTERVAL"
 DEFAULT_INTERVAL_S = 30.0
+
+_open: weakref.WeakSet[Progress] = weakref.WeakSet()
 
 
 def interval_s() -> float:
@@ -81,6 +84,7 @@ class Progress:
         self.redirect = contextlib.ExitStack()
         if not enabled:
             return
+        _open.add(self)
         counts = {"desc": desc, "total": total, "initial": initial, "unit": unit, **meter}
         terminal = stderr_is_terminal()
         if terminal:
@@ -107,9 +111,17 @@ class Progress:
         for bar in self.bars:
             bar.close()
         self.redirect.close()
+        _open.discard(self)
 
     def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def close_open() -> None:
+    """Close the progress of work an error cut short, so that its last line comes before the error's, not
+    after it (when the interpreter would close it on exit)."""
+    for progress in list(_open):
+        progress.close()

@@ -10,19 +10,25 @@ Grouping. The runs of one orchestrator invocation share the tag `gpt1.pipeline_r
 (`mlflow.parentRunId`) of one run of that name, so the UI nests them under it:
 - Snakemake: onstart (workflow/rules/common.smk) opens the parent run, `snakemake-<start, UTC>-<pid>`, and
   exports it to the jobs (GPT1_PIPELINE_RUN, GPT1_PARENT_RUN_ID); onsuccess or onerror closes it.
-- DVC has no hooks. It sets DVC_STAGE for each stage's command, so `dvc repro` (or `dvc exp run`) is the
-  nearest ancestor process without it; its pid and start time identify the invocation (the parent's tag
-  `gpt1.invocation`). The first stage creates the parent run, `dvc-repro-<start, UTC>-<pid>` or
-  `dvc-exp-<DVC_EXP_NAME>-<start>-<pid>`; as DVC runs one stage at a time, each stage reopens it and closes it
-  with its own status, so it ends as the invocation's last stage did.
+- DVC has no hooks. It sets DVC_STAGE for each stage's command, so `dvc repro` (or `dvc exp run`, or for a
+  queued experiment the `dvc exp exec-run` a queue worker starts for it) is the nearest ancestor process
+  without it; its pid and start time identify the invocation (the parent's tag `gpt1.invocation`). The first
+  stage creates the parent run, `dvc-repro-<start, UTC>-<pid>` or `dvc-exp-<DVC_EXP_NAME>-<start>-<pid>`; as DVC
+  runs one stage at a time, each stage reopens it and closes it with its own status, so it ends as the
+  invocation's last stage did. An experiment's runs, parent and children, are tagged `dvc.experiment` (its
+  name) and `dvc.baseline_commit` (the commit it was made from).
 - GPT1_PIPELINE_RUN set by hand groups whatever runs with it (as under DVC); a stage run by hand has no group.
 
-Store. `sqlite:///mlflow.db` in the working directory unless MLFLOW_TRACKING_URI says otherwise (an
-`mlflow server` for many concurrent writers: README). Snakemake runs several stages at once: calls to a SQLite
-store take a file lock beside the database (MLflow's first call migrates the schema, which two processes must
-not do together) and retry while the database is busy. A call that still fails is logged as a warning and
-tracking switches off for the rest of the run. A tracking server that cannot be reached is given up on in
-seconds, with one warning.
+Store. `mlflow.db` in the project unless MLFLOW_TRACKING_URI says otherwise (an `mlflow server` for many
+concurrent writers: README). The project is DVC_ROOT under DVC, else the working directory: a queued or `--temp`
+DVC experiment runs its stages in a copy under `.dvc/tmp/exps/` that DVC deletes afterwards, and DVC_ROOT names
+the project the copy came from; a relative SQLite path is read from there too, and the runs' artifacts go to the
+project's `mlruns/`. Snakemake runs several stages at once: calls to a SQLite store take a file lock beside the
+database (MLflow's first call migrates the schema, which two processes must not do together) and retry while
+the database is busy. A call that still fails is logged as a warning and tracking switches off for the rest of
+the run. A store that cannot be used (a tracking server that does not answer its health request in
+SERVER_WAIT_S or answers it with an error, a SQLite folder where no lock can be made) is given up on at the
+start, with one warning; a server that stops answering later costs one call's timeout and retry (HTTP_SETTINGS).
 """
 
 from __future__ import annotations
@@ -32,7 +38,6 @@ import logging
 import os
 import random
 import re
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -45,18 +50,22 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "gpt1"
-DEFAULT_URI = "sqlite:///mlflow.db"
+DEFAULT_STORE = "mlflow.db"  # in the project
+ARTIFACTS = "mlruns"  # in the project: a SQLite store's new experiment keeps its artifacts in mlruns/gpt1
 RETRY_SECONDS = 60.0
-SERVER_WAIT_S = 5.0  # what an unreachable tracking server costs a stage, instead of MLflow's minutes of retries
-# MLflow's HTTP retries, unless the user set them: a few seconds, not its default of minutes
+SERVER_WAIT_S = 5.0  # the most a tracking server that does not answer its health request costs a stage
+# MLflow's HTTP timeout and retries, unless the user set them: a server that stops answering mid-run costs a stage
+# about 11 s once (5 s, a second's backoff, 5 s), not MLflow's default of minutes
 HTTP_SETTINGS = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
 }
 PIPELINE_TAG = "gpt1.pipeline_run"
 PIPELINE_ENV = "GPT1_PIPELINE_RUN"
 INVOCATION_TAG = "gpt1.invocation"  # the parent's: Invocation.key
+DVC_EXPERIMENT_TAG = "dvc.experiment"
+DVC_BASELINE_TAG = "dvc.baseline_commit"
 PARENT_ENV = "GPT1_PARENT_RUN_ID"  # set (maybe empty) by an orchestrator that opens and closes the parent itself
 # MLflow's own tag keys (mlflow.utils.mlflow_tags), here so that naming them needs no MLflow import
 PARENT_RUN_TAG = "mlflow.parentRunId"
@@ -66,30 +75,68 @@ GIT_COMMIT_TAG = "mlflow.source.git.commit"
 USER_TAG = "mlflow.user"
 
 
+def project_root() -> Path:
+    """The project whose store the runs go to: DVC's (DVC_ROOT, also from an experiment's temporary copy), else
+    the working directory."""
+    return Path(os.environ.get("DVC_ROOT") or ".").resolve()
+
+
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI)
+    """MLFLOW_TRACKING_URI, or the project's SQLite store; a relative SQLite path is the project's."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{DEFAULT_STORE}"
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = f"sqlite:///{project_root() / uri.removeprefix('sqlite:///')}"
+    return uri
+
+
+def sqlite_path(uri: str) -> Path | None:
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
 def store_lock(uri: str):
     """An inter-process lock for a SQLite store (a no-op for a tracking server, which serialises itself)."""
-    if not uri.startswith("sqlite:///"):
+    if (db := sqlite_path(uri)) is None:
         return nullcontext()
     from filelock import FileLock
 
-    db = Path(uri.removeprefix("sqlite:///"))
-    return FileLock(db.with_name(db.name + ".lock"), timeout=RETRY_SECONDS) if db.parent.is_dir() else nullcontext()
+    return FileLock(db.with_name(db.name + ".lock"), timeout=RETRY_SECONDS)
 
 
-def unreachable(uri: str) -> str | None:
-    """Why a tracking server cannot be reached within SERVER_WAIT_S, or None (also for a local store)."""
-    parts = urllib.parse.urlsplit(uri)
-    if parts.scheme not in ("http", "https"):
-        return None
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+def unusable(uri: str) -> str | None:
+    """Why the store cannot be used, found in at most SERVER_WAIT_S, or None."""
+    if (db := sqlite_path(uri)) is not None:
+        return unlockable(db)
+    if urllib.parse.urlsplit(uri).scheme in ("http", "https"):
+        return unhealthy(uri)
+    return None
+
+
+def unlockable(db: Path) -> str | None:
+    """Why no lock can be made beside a SQLite store (a folder that is missing, read-only or not a folder):
+    waiting for one would cost a stage RETRY_SECONDS."""
+    lock = db.with_name(db.name + ".lock")
     try:
-        socket.create_connection((parts.hostname, port), timeout=SERVER_WAIT_S).close()
+        os.close(os.open(lock, os.O_WRONLY | os.O_CREAT, 0o644))
     except OSError as error:
-        return str(error) or type(error).__name__
+        return f"cannot create {lock}: {error.strerror or error}"
+    return None
+
+
+def unhealthy(uri: str) -> str | None:
+    """Why the tracking server does not answer its health request within SERVER_WAIT_S (an HTTP error from the
+    server itself: 500 and above; a proxy's 404 or an authentication page's 401 means someone answers)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=SERVER_WAIT_S).close()
+    except urllib.error.HTTPError as error:
+        return f"its health request answered HTTP {error.code}" if error.code >= 500 else None
+    except (OSError, ValueError) as error:
+        why = getattr(error, "reason", None) or error
+        if isinstance(why, TimeoutError) or "timed out" in str(why):
+            return f"no answer in {SERVER_WAIT_S:.0f} s"
+        return str(why) or type(why).__name__
     return None
 
 
@@ -102,12 +149,24 @@ def git_commit() -> str:
 
 
 def source_tags(command: str) -> dict[str, str]:
-    """MLflow's standard tags for a run of `command` (no slashes: the UI shows the text after the last one)."""
+    """MLflow's standard tags for a run of `command` (no slashes: the UI shows the text after the last one), and
+    the DVC experiment it belongs to."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a container)
         user = "unknown"
-    return {SOURCE_NAME_TAG: command, SOURCE_TYPE_TAG: "LOCAL", GIT_COMMIT_TAG: git_commit(), USER_TAG: user}
+    tags = {SOURCE_NAME_TAG: command, SOURCE_TYPE_TAG: "LOCAL", GIT_COMMIT_TAG: git_commit(), USER_TAG: user}
+    return tags | dvc_experiment_tags()
+
+
+def dvc_experiment_tags() -> dict[str, str]:
+    """The DVC experiment's name and the commit it was made from (its own commit exists only once it ends)."""
+    tags = {}
+    if name := os.environ.get("DVC_EXP_NAME"):
+        tags[DVC_EXPERIMENT_TAG] = name
+    if baseline := os.environ.get("DVC_EXP_BASELINE_REV"):
+        tags[DVC_BASELINE_TAG] = baseline
+    return tags
 
 
 @dataclass(frozen=True)
@@ -160,6 +219,13 @@ def by_hand(group: str) -> Invocation:
     return Invocation(group, group, time.time(), "gpt1")
 
 
+def import_mlflow() -> None:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    for name, value in HTTP_SETTINGS.items():
+        os.environ.setdefault(name, value)
+    import mlflow  # noqa: F401
+
+
 class Tracked:
     """MLflow calls that retry while a SQLite store is busy and, once one fails, are all no-ops."""
 
@@ -168,29 +234,27 @@ class Tracked:
         self.enabled = os.environ.get("GPT1_TRACKING", "1") != "0"
         self.run_id: str | None = None
         self._client = None
-        if self.enabled and (why := unreachable(tracking_uri())):
-            log.warning(
-                "MLflow: the tracking server %s is unreachable (%s); tracking is off for this %s",
-                tracking_uri(),
-                why,
-                what,
-            )
+        if self.enabled and (why := unusable(uri := tracking_uri())):
+            log.warning("MLflow: the store %s cannot be used (%s); tracking is off for this %s", uri, why, what)
             self.enabled = False
 
     def _connect(self) -> str:
         """The experiment's id, created if need be (the first call of a run, under _call's lock)."""
-        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-        for name, value in HTTP_SETTINGS.items():
-            os.environ.setdefault(name, value)
         from mlflow import MlflowClient
 
-        self._client = MlflowClient(tracking_uri())
-        experiment = self._client.get_experiment_by_name(EXPERIMENT)
-        return experiment.experiment_id if experiment else self._client.create_experiment(EXPERIMENT)
+        uri = tracking_uri()
+        self._client = MlflowClient(uri)
+        if experiment := self._client.get_experiment_by_name(EXPERIMENT):
+            return experiment.experiment_id
+        # MLflow would put a SQLite store's artifacts in the working directory's mlruns/: a DVC experiment's copy
+        artifacts = str(project_root() / ARTIFACTS / EXPERIMENT) if sqlite_path(uri) else None
+        return self._client.create_experiment(EXPERIMENT, artifact_location=artifacts)
 
     def _call(self, what: str, fn: Callable, *args: Any) -> None:
         if not self.enabled:
             return
+        if self._client is None:
+            import_mlflow()  # seconds of imports, before the lock that other stages wait for
         deadline = time.monotonic() + RETRY_SECONDS
         while True:
             try:

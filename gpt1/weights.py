@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 
 from gpt1.config import GPTConfig
-from gpt1.files import atomic_save, atomic_write_json, load_weights_file
+from gpt1.files import atomic_save, atomic_write_bytes, atomic_write_json, load_weights_file
 from gpt1.model import GPT
 
 log = logging.getLogger(__name__)
@@ -283,7 +282,7 @@ def hf_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def export_hf(checkpoint: Path, out_dir: Path) -> Path:
     """Write `checkpoint` (a gpt1 model.pt) as config.json + model.safetensors in `out_dir`, each file
     atomically."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
     if not checkpoint.is_file():
@@ -293,9 +292,7 @@ def export_hf(checkpoint: Path, out_dir: Path) -> Path:
         raise ValueError(f"{checkpoint} has no model_config and model: not a gpt1 model checkpoint")
     cfg = GPTConfig(**saved["model_config"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / "model.safetensors.tmp"
-    save_file(hf_state(saved["model"]), tmp, metadata={"format": "pt"})
-    os.replace(tmp, out_dir / "model.safetensors")
+    atomic_write_bytes(out_dir / "model.safetensors", save(hf_state(saved["model"]), metadata={"format": "pt"}))
     atomic_write_json(out_dir / "config.json", hf_config(cfg))
     log.info("exported %s -> %s", checkpoint, out_dir)
     return out_dir

@@ -1,6 +1,8 @@
 """Bad input, as a hostile or careless user gives it: each ends in a one-line error naming the key, file or
 update (or a clearly reported "not run"), before any work, and nothing that existed before is lost."""
 
+import errno
+import io
 import json
 import shlex
 import subprocess
@@ -65,18 +67,22 @@ BAD_VALUES = [
     ("pretrain", {"eval_interval": 0}, "pretrain.eval_interval: 0 is less than the minimum of 1"),
     ("pretrain", {"batch_size": 0}, "pretrain.batch_size: 0 is less than the minimum of 1"),
     ("pretrain", {"micro_batch_size": 3}, "pretrain.batch_size (8) must split evenly"),
-    ("pretrain", {"device": "tpu"}, "pretrain.device: 'tpu' does not match"),
+    ("pretrain", {"device": "tpu"}, "pretrain.device: 'tpu': a device is auto, cpu, cuda, cuda:N or mps"),
     ("pretrain", {"n_head": 3}, "model.n_embd (32) must be divisible by model.n_head (3)"),
     ("pretrain", {"dropout": 1.5}, "model.dropout: 1.5 is greater than the maximum of 1"),
     ("finetune", {"epochs": 0}, "finetune.epochs: 0 is less than the minimum of 1"),
     ("finetune", {"batch_size": 0}, "finetune.batch_size: 0 is less than the minimum of 1"),
     ("finetune", {"lr": float("inf")}, "finetune.lr: inf is not a finite number"),
-    ("finetune", {"device": "tpu"}, "finetune.device: 'tpu' does not match"),
+    ("finetune", {"device": "tpu"}, "finetune.device: 'tpu': a device is auto, cpu, cuda, cuda:N or mps"),
     ("download-corpus", {"source": "books$(touch MARKER)"}, "corpus.source: 'books$(touch MARKER)': a name or"),
     ("download-corpus", {"val_fraction": 1.0}, "corpus.val_fraction: 1.0 is greater than or equal to the maximum"),
     ("train-bpe", {"max_sentences": 5}, "bpe.max_sentences: 5 is less than the minimum of 101"),
     ("train-bpe", {"vocab_size": 70000}, "bpe.vocab_size: 70000 is greater than the maximum of 65535"),
     ("zero-shot", {"max_examples": -1}, "zero_shot.max_examples: -1 is less than the minimum of 0"),
+    ("pretrain", {"seed": 2**70}, f"pretrain.seed: {2**70}: a seed is a whole number from 0 to 4294967295"),
+    ("zero-shot", {"seed": -1}, "zero_shot.seed: -1: a seed is a whole number from 0 to 4294967295"),
+    ("download-corpus", {"source": "tests/fixtures/books\n"}, "corpus.source: 'tests/fixtures/books\\n': a name or"),
+    ("finetune", {"device": "cpu\n"}, "finetune.device: 'cpu\\n': a device is auto, cpu, cuda, cuda:N or mps"),
 ]
 
 
@@ -128,6 +134,9 @@ def test_every_number_outside_the_schema_is_refused_by_its_stage(group, key, val
         ("pretrain", {"micro_batch_size": 3}, "pretrain.batch_size (8) must split evenly"),
         ("finetune", {"epochs": 0}, "finetune.epochs: 0 is less than the minimum of 1"),
         ("corpus", {"source": "books$(touch MARKER)"}, "corpus.source: 'books$(touch MARKER)': a name or"),
+        ("corpus", {"source": "tests/fixtures/books\n"}, "corpus.source: 'tests/fixtures/books\\n': a name or"),
+        ("runs", {"seeds": [-1]}, "runs.seeds.0: -1: a seed is a whole number from 0 to 4294967295"),
+        ("runs", {"tasks": []}, "runs.tasks: [] should be non-empty"),
     ],
 )
 def test_snakemake_refuses_the_same_values_before_any_job(group, changes, expected, tmp_path):
@@ -143,6 +152,30 @@ def test_snakemake_refuses_the_same_values_before_any_job(group, changes, expect
     assert not (ROOT / "MARKER").exists()
 
 
+RUNS_DVC_READS = {
+    "seed-1": ("seeds", [-1], "params.yaml: runs.seeds.0: -1: a seed is a whole number from 0 to 4294967295"),
+    "no-seeds": ("seeds", [], "params.yaml: runs.seeds: [] should be non-empty"),
+    "no-tasks": ("tasks", [], "params.yaml: runs.tasks: [] should be non-empty"),
+}
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), RUNS_DVC_READS.values(), ids=RUNS_DVC_READS)
+def test_dvc_refuses_what_snakemake_refuses_before_any_work(key, value, expected, tmp_path):
+    """`dvc repro` on a fresh clone: dvc.yaml's foreach and matrix read runs.tasks and runs.seeds where no
+    stage's flags see them, so the first stage to run checks params.yaml whole, as the Snakefile does. (A
+    newline in corpus.source never reaches a stage: DVC runs a cmd line by line, and the shell fails on the
+    broken quote.)"""
+    project = project_copy(tmp_path)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["runs"][key] = value
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    before = set((project / "results").rglob("*"))
+    dvc = subprocess.run([f"{BIN}/dvc", "repro"], capture_output=True, text=True, cwd=project, env=project_env(project))
+    assert dvc.returncode != 0 and expected in dvc.stdout + dvc.stderr, dvc.stdout + dvc.stderr
+    written = {path.relative_to(project / "results") for path in set((project / "results").rglob("*")) - before}
+    assert {path.parts[0] for path in written} <= {"logs"}, written
+
+
 def test_nested_config_numbers_are_read_as_numbers():
     """`--config 'pretrain={lr: 0.0001, max_steps: 7}'`: Snakemake hands over strings; they run as numbers."""
     jobs = snakemake_jobs("--config", "profile=smoke", "pretrain={lr: 1e-4, max_steps: 7}", "runs={seeds: [5]}")
@@ -156,7 +189,7 @@ def test_dvc_refuses_a_profile_profiles_yaml_does_not_have(tmp_path, monkeypatch
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     (tmp_path / "profiles.yaml").write_text((ROOT / "profiles.yaml").read_text())
     monkeypatch.delenv("GPT1_PROFILE", raising=False)
-    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # where DVC runs the stage
     with pytest.raises(
         ParamsError, match=r"params.yaml: profile: unknown profile 'papr'; choose one of sample, .*paper"
     ):
@@ -186,6 +219,44 @@ def test_injection_through_both_orchestrators_never_runs(tmp_path):
     for rendered in (cli_flags({"source": "$(touch MARKER)"}), to_str({"source": "`touch MARKER`"})):
         subprocess.run(f"printf '%s' {rendered}", shell=True, cwd=tmp_path, check=True)
     assert not list(tmp_path.rglob("MARKER"))
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**70)])
+def test_a_fine_tuning_seed_outside_the_schema_is_refused_naming_the_flag(seed, tmp_path, capsys):
+    """finetune's --seed is one of runs.seeds, checked against the same range."""
+    argv = stage_argv("finetune", tmp_path)
+    argv[argv.index("--seed") + 1] = seed
+    message = one_line_error(argv, capsys)
+    assert message == f"gpt1 finetune: --seed: {seed}: a seed is a whole number from 0 to 4294967295 (2**32 - 1)"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["tables", "table5", "figure2"])
+def test_a_metrics_folder_that_is_not_there_is_refused_not_reported_as_not_run(command, tmp_path, capsys):
+    missing = tmp_path / "metrics"
+    argv = [command, "--metrics-dir", str(missing), "--out-dir", str(tmp_path / "out")]
+    argv += ["--metrics", str(tmp_path / "flat.json")]
+    if command == "figure2":
+        argv += ["--zero-shot-dir", str(tmp_path), "--lstm-zero-shot-dir", str(tmp_path)]
+    message = one_line_error(argv, capsys)
+    assert message == f"gpt1 {command}: --metrics-dir {missing}: no such folder"
+    assert not (tmp_path / "out").exists() and not (tmp_path / "flat.json").exists()
+
+
+@pytest.mark.parametrize(("command", "task"), [("finetune", "rte"), ("zero-shot", "cola")])
+def test_another_tasks_folder_is_refused_naming_both_tasks(command, task, tmp_path, capsys):
+    """`--task rte --task-dir results/tasks/sst2`: its status.json says whose data it holds."""
+    write_sst2(tmp_path / "task" / "data", ["a dull film .\t0\n"])
+    status = {"task": "sst2", "status": "ok", "splits": ["train", "dev"], "verified": True}
+    (tmp_path / "task" / "status.json").write_text(json.dumps(status))
+    argv = stage_argv(command, tmp_path)
+    argv[argv.index("--task") + 1] = task
+    message = one_line_error(argv, capsys)
+    assert message == (
+        f"gpt1 {command}: --task-dir {tmp_path / 'task'} holds sst2's data (its status.json says so), "
+        f"not {task}'s: pass --task-dir results/tasks/{task}"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_nan_loss_stops_pretraining_naming_the_update_and_writes_nothing(pattern_tokens, tmp_path):
@@ -254,17 +325,23 @@ def test_a_bpe_vocabulary_larger_than_the_text_allows_is_one_line(tmp_path, caps
     assert not (tmp_path / "out").exists()
 
 
+class FullDisk(io.BytesIO):
+    def write(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
 def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
-    """Fine-tuning a task without data writes its "not run" record; the disk is full."""
+    """Fine-tuning a task without data writes its "not run" record; the disk is full (a pretend one: the real
+    ones are in test_disk_full.py)."""
     (tmp_path / "task").mkdir()
     (tmp_path / "task" / "status.json").write_text(json.dumps({"status": "missing", "reason": "no files"}))
 
-    def full_disk(path, data):
-        raise OSError(28, "No space left on device", str(path))
+    def open_on_a_full_disk(path, *args, **kwargs):
+        return FullDisk() if str(path).endswith(".tmp") else open(path, *args, **kwargs)
 
-    monkeypatch.setattr("pathlib.Path.write_bytes", full_disk)
+    monkeypatch.setattr("gpt1.files.open", open_on_a_full_disk, raising=False)
     message = one_line_error(stage_argv("finetune", tmp_path), capsys)
-    assert message.startswith("gpt1 finetune: [Errno 28] No space left on device") and "curves.csv" in message
+    assert message.startswith(f"gpt1 finetune: {tmp_path / 'curves.csv'}: no space left on device writing it")
     assert not (tmp_path / "out").exists()
 
 

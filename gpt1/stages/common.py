@@ -37,6 +37,27 @@ def config_from_args(cls: type, args: argparse.Namespace, **per_run):
     return cls(**values, **per_run)
 
 
+def existing_folder(flag: str, path: Path) -> Path:
+    """A folder flag's value, refused by name when there is no such folder: read as empty, a typo would
+    report every run as not run."""
+    if not path.is_dir():
+        raise FileNotFoundError(f"{flag} {path}: no such folder")
+    return path
+
+
+def task_status(task: str, task_dir: Path) -> dict:
+    """download-task's status.json in `task_dir`, refused when it is another task's (it names its task)."""
+    import json
+
+    status = json.loads((task_dir / "status.json").read_text())
+    if status.get("task", task) != task:  # one written by hand may name no task
+        raise ValueError(
+            f"--task-dir {task_dir} holds {status['task']}'s data (its status.json says so), not {task}'s: "
+            f"pass --task-dir results/tasks/{task}"
+        )
+    return status
+
+
 def flags(args: argparse.Namespace) -> dict:
     """The flags a stage ran with (the CLI's own bookkeeping left out)."""
     return {k: v for k, v in vars(args).items() if k not in ("command", "run", "log_file") and v is not None}

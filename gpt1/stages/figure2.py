@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gpt1.stages.common import mlflow_params, path_tags
+from gpt1.stages.common import existing_folder, mlflow_params, path_tags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> None:
     from gpt1.report import flat
     from gpt1.report.figure2 import build_figure2
 
+    existing_folder("--metrics-dir", args.metrics_dir)
     with tracking.stage_run("figure2", mlflow_params(args), path_tags(args)) as run:
         written = build_figure2(
             args.metrics_dir, args.zero_shot_dir, args.out_dir, profile_label(), args.lstm_zero_shot_dir

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpt1.config import FinetuneConfig
-from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags
+from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags, task_status
 from gpt1.text.tokenizers import TOKENIZER_HELP
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    import json
+    from gpt1.params import check_seed
 
+    check_seed("--seed", args.seed)
     cfg = config_from_args(FinetuneConfig, args, seed=args.seed, variant=args.variant)
-    status = json.loads((args.task_dir / "status.json").read_text())
+    status = task_status(args.task, args.task_dir)
     try:
         data = task_data(args.task, args.task_dir / "data", status, cfg)
     except NotRun as why:  # written without importing torch or MLflow: seconds saved per task without data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gpt1.stages.common import mlflow_params, path_tags
+from gpt1.stages.common import existing_folder, mlflow_params, path_tags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> None:
     from gpt1.report import flat
     from gpt1.report.table5 import build_table5
 
+    existing_folder("--metrics-dir", args.metrics_dir)
     with tracking.stage_run("table5", mlflow_params(args), path_tags(args)) as run:
         for path in build_table5(args.metrics_dir, args.out_dir, profile_label()):
             run.log_artifact(path)

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from gpt1.config import ZeroShotConfig
-from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags
+from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags, task_status
 from gpt1.text.tokenizers import TOKENIZER_HELP
 
 log = logging.getLogger(__name__)
@@ -32,12 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    import json
-
     from gpt1.files import atomic_write_json
 
     cfg = config_from_args(ZeroShotConfig, args)
-    status = json.loads((args.task_dir / "status.json").read_text())
+    status = task_status(args.task, args.task_dir)
     if status["status"] != "ok":  # written without importing torch or MLflow, as finetune's "not run"
         log.warning("%s: zero-shot not run: %s", args.task, status["reason"])
         atomic_write_json(args.out, {"task": args.task, "status": "not run", "reason": status["reason"]})

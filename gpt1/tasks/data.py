@@ -19,6 +19,7 @@ or (Story Cloze, registration only) a directory the user names.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from gpt1.download import MIRROR_ENV, DownloadError, extract_tar, extract_zip, fetch, sha256_file
+from gpt1.files import atomic_output, naming_a_full_disk
 from gpt1.tasks.pinned import PINNED_FILES
 from gpt1.tasks.registry import get_task, where_to_get
 from gpt1.tasks.spec import STORY_CLOZE_ENV, Task, TaskDataMissing
@@ -79,7 +81,8 @@ def _install_copy(src: Path, folder: Path, names: list[str] | None = None) -> Pa
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
-        _copy_files(src, tmp / "copy", names)
+        with naming_a_full_disk(folder):
+            _copy_files(src, tmp / "copy", names)
         (tmp / "copy").mkdir(exist_ok=True)
         _replace_dir(tmp / "copy", folder)
     finally:
@@ -100,33 +103,26 @@ def build_mrpc(folder: Path) -> None:
     folder = Path(folder)
     with open(folder / "dev_ids.tsv", encoding="utf-8") as f:
         dev_ids = {tuple(line.strip().split("\t")) for line in f if line.strip()}
-    outputs = {name: folder / name for name in ("train.tsv", "dev.tsv", "test.tsv")}
-    tmps = {name: path.with_name(path.name + ".tmp") for name, path in outputs.items()}
-    try:
-        with (
-            open(folder / "msr_paraphrase_train.txt", encoding="utf-8") as data,
-            open(tmps["train.tsv"], "w", encoding="utf-8", newline="\n") as train,
-            open(tmps["dev.tsv"], "w", encoding="utf-8", newline="\n") as dev,
-        ):
+    text = {"encoding": "utf-8", "newline": "\n"}
+    with contextlib.ExitStack() as outputs:  # the three files appear when all three are written
+        train, dev, test = (
+            outputs.enter_context(atomic_output(folder / name, "w", **text))
+            for name in ("train.tsv", "dev.tsv", "test.tsv")
+        )
+        with open(folder / "msr_paraphrase_train.txt", encoding="utf-8") as data:
             header = data.readline()
             train.write(header)
             dev.write(header)
             for label, id1, id2, s1, s2 in _mrpc_rows(folder / "msr_paraphrase_train.txt", data):
                 out = dev if (id1, id2) in dev_ids else train
                 out.write(f"{label}\t{id1}\t{id2}\t{s1}\t{s2}\n")
-        with (
-            open(folder / "msr_paraphrase_test.txt", encoding="utf-8") as data,
-            open(tmps["test.tsv"], "w", encoding="utf-8", newline="\n") as test,
-        ):
+        with open(folder / "msr_paraphrase_test.txt", encoding="utf-8") as data:
             data.readline()
             test.write("index\t#1 ID\t#2 ID\t#1 String\t#2 String\n")
             for index, (_, id1, id2, s1, s2) in enumerate(_mrpc_rows(folder / "msr_paraphrase_test.txt", data)):
                 test.write(f"{index}\t{id1}\t{id2}\t{s1}\t{s2}\n")
-        for name, path in outputs.items():
-            os.replace(tmps[name], path)
-    finally:
-        for tmp in tmps.values():
-            tmp.unlink(missing_ok=True)
+        for file in (train, dev, test):
+            file.flush()  # a full disk is found before any of them replaces its previous file
     log.info("built MRPC train/dev/test in %s", folder)
 
 
@@ -228,12 +224,13 @@ def _fetch_archive(task: Task, data_dir: Path, folder: Path) -> Path:
     archive = fetch(source.url, data_dir / DOWNLOADS / source.filename, source.sha256)
     tmp = Path(tempfile.mkdtemp(prefix=f".{task.id}.", suffix=".tmp", dir=data_dir))
     try:
-        unpacked = _extract(archive, tmp / "archive")
-        root = unpacked / task.archive_root
-        if not root.is_dir():
-            found = ", ".join(sorted(path.name for path in unpacked.iterdir())) or "nothing"
-            raise DownloadError(f"{archive} holds no folder {task.archive_root}/ (it holds {found})")
-        (root / SOURCE_FILE).write_text(origin, encoding="utf-8")
+        with naming_a_full_disk(folder):  # not the temporary folder it is unpacked into
+            unpacked = _extract(archive, tmp / "archive")
+            root = unpacked / task.archive_root
+            if not root.is_dir():
+                found = ", ".join(sorted(path.name for path in unpacked.iterdir())) or "nothing"
+                raise DownloadError(f"{archive} holds no folder {task.archive_root}/ (it holds {found})")
+            (root / SOURCE_FILE).write_text(origin, encoding="utf-8")
         _replace_dir(root, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

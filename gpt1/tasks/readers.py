@@ -40,6 +40,18 @@ def _malformed(path: Path, line: int, what: str) -> ValueError:
     return ValueError(f"{path}, line {line}: {what}")
 
 
+def _not_utf8(path: Path, err: UnicodeDecodeError) -> ValueError:
+    """The error naming the line of the file's first byte that is not UTF-8: the text layer decodes ahead in
+    blocks, so the row being read when it fails is an earlier one."""
+    with open(path, "rb") as f:
+        for line, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                return _malformed(path, line, f"not UTF-8 text ({bad.reason})")
+    return ValueError(f"{path}: not UTF-8 text ({err.reason})")
+
+
 @contextmanager
 def _open_text(path: Path) -> Iterator[TextIO]:
     """Open a UTF-8 text file for the csv module; a leading BOM (GLUE's MRPC files) is dropped."""
@@ -79,7 +91,7 @@ def _csv_rows(path: Path, rows: Iterable[list[str]]) -> Iterator[tuple[int, list
             if row:
                 yield start, row
     except UnicodeDecodeError as err:
-        raise _malformed(path, end + 1, f"not UTF-8 text ({err.reason})") from None
+        raise _not_utf8(path, err) from None
     except csv.Error as err:
         raise _malformed(path, end + 1, str(err)) from None
 
@@ -126,7 +138,6 @@ def read_jsonl(path: Path, fmt: Format, labels: tuple[str, ...] | None, subset: 
     path = Path(path)
     keys = [key for key in (fmt.text, fmt.text_b, fmt.label) if key is not None]
     with open(path, encoding="utf-8-sig") as f:
-        line = 0
         try:
             for line, raw in enumerate(f, 1):
                 if not raw.strip():
@@ -149,7 +160,7 @@ def read_jsonl(path: Path, fmt: Format, labels: tuple[str, ...] | None, subset: 
                 text_b = None if fmt.text_b is None else row[fmt.text_b]
                 yield Example(row[fmt.text], text_b, label=value, subset=subset)
         except UnicodeDecodeError as err:
-            raise _malformed(path, line + 1, f"not UTF-8 text ({err.reason})") from None
+            raise _not_utf8(path, err) from None
 
 
 def _file_order(path: Path) -> tuple[int, str]:

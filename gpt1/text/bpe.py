@@ -8,9 +8,9 @@ recorded beside the model (`<model>.json`), and `Tokenizer.encode` puts every ot
 
 from __future__ import annotations
 
+import io
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +35,7 @@ def train_bpe(
     its form file atomically."""
     import sentencepiece as spm
 
-    from gpt1.files import atomic_write_json
+    from gpt1.files import atomic_write_bytes, atomic_write_json
     from gpt1.text.forms import FORMS
 
     if text_form not in FORMS:
@@ -52,38 +52,36 @@ def train_bpe(
     )
     started = time.perf_counter()
     spm.set_random_generator_seed(seed)
-    model_file.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=model_file.parent) as tmp:
-        prefix = Path(tmp) / "bpe"
-        try:
-            spm.SentencePieceTrainer.train(
-                input=str(text_file),
-                model_prefix=str(prefix),
-                model_type="bpe",
-                vocab_size=vocab_size,
-                character_coverage=1.0,
-                byte_fallback=True,
-                normalization_rule_name="identity",
-                remove_extra_whitespaces=False,
-                unk_id=0,
-                bos_id=-1,
-                eos_id=-1,
-                pad_id=-1,
-                control_symbols=list(TASK_TOKENS),
-                input_sentence_size=max_sentences,
-                shuffle_input_sentence=True,
-                max_sentence_length=MAX_SENTENCE_BYTES,
-                num_threads=os.cpu_count() or 1,
-                minloglevel=2,  # its errors only: its progress is hundreds of lines, mostly one per byte piece
-            )
-        except RuntimeError as error:  # "INTERNAL: src/trainer_interface.cc(744) [...] Vocabulary size too high"
-            why = str(error).split("] ", 1)[-1].strip() or str(error)
-            raise ValueError(
-                f"bpe.vocab_size {vocab_size}: sentencepiece cannot train on {text_file}: {why} "
-                "(lower bpe.vocab_size, or give it more text)"
-            ) from None
-        atomic_write_json(form_file(model_file), {"text_form": text_form})
-        os.replace(prefix.with_suffix(".model"), model_file)
+    model = io.BytesIO()  # not a file of sentencepiece's own: it says nothing when the disk is full
+    try:
+        spm.SentencePieceTrainer.train(
+            input=str(text_file),
+            model_writer=model,
+            model_type="bpe",
+            vocab_size=vocab_size,
+            character_coverage=1.0,
+            byte_fallback=True,
+            normalization_rule_name="identity",
+            remove_extra_whitespaces=False,
+            unk_id=0,
+            bos_id=-1,
+            eos_id=-1,
+            pad_id=-1,
+            control_symbols=list(TASK_TOKENS),
+            input_sentence_size=max_sentences,
+            shuffle_input_sentence=True,
+            max_sentence_length=MAX_SENTENCE_BYTES,
+            num_threads=os.cpu_count() or 1,
+            minloglevel=2,  # its errors only: its progress is hundreds of lines, mostly one per byte piece
+        )
+    except RuntimeError as error:  # "INTERNAL: src/trainer_interface.cc(744) [...] Vocabulary size too high"
+        why = str(error).split("] ", 1)[-1].strip() or str(error)
+        raise ValueError(
+            f"bpe.vocab_size {vocab_size}: sentencepiece cannot train on {text_file}: {why} "
+            "(lower bpe.vocab_size, or give it more text)"
+        ) from None
+    atomic_write_bytes(model_file, model.getvalue())
+    atomic_write_json(form_file(model_file), {"text_form": text_form})
     log.info(
         "trained a %d-piece BPE model on %s in %.1f s -> %s",
         vocab_size,

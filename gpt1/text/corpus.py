@@ -7,9 +7,9 @@ verified downloads, reused by a rerun).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
-import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gpt1.download import extract_tar, fetch
-from gpt1.files import atomic_write_json
+from gpt1.files import atomic_output, atomic_write_json
 from gpt1.text.corpora import CORPORA, Corpus
 from gpt1.text.forms import collapse_spaces, standardize
 
@@ -216,12 +216,10 @@ def list_documents(corpus: str, raw_dir: Path, local_dir: Path | None = None) ->
 
 
 class _SplitWriter:
-    """Writes one split to a temporary file beside its destination, counting what it writes."""
+    """Writes one split into `file`, counting what it writes."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self.tmp = path.with_name(path.name + ".tmp")
-        self.file: TextIO = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed by close())
+    def __init__(self, file: TextIO):
+        self.file = file
         self.documents: list[str] = []
         self.lines = self.characters = self.bytes = 0
 
@@ -258,13 +256,16 @@ def prepare_corpus(corpus: str, out_dir: Path, val_fraction: float, seed: int, l
     documents, unwrap = list_documents(corpus, out_dir / "raw", local_dir)
     train_names, val_names = split_documents([d.name for d in documents], val_fraction, seed)
     in_val = set(val_names)
-    writers = {split: _SplitWriter(out_dir / f"{split}.txt") for split in ("train", "val")}
-    try:
+    with contextlib.ExitStack() as outputs:  # each split's file appears when the block ends without error
+        writers = {
+            split: _SplitWriter(
+                outputs.enter_context(atomic_output(out_dir / f"{split}.txt", "w", encoding="utf-8", newline="\n"))
+            )
+            for split in ("train", "val")
+        }
         for document, text in _read_documents(documents):
             split = "val" if document.name in in_val else "train"
             writers[split].write(document.name, clean_document(text, unwrap))
-        for writer in writers.values():
-            writer.file.close()
         manifest = {
             "corpus": corpus,
             "text_form": CORPORA[corpus].text_form,  # what every text is normalised into (gpt1.text.forms)
@@ -277,11 +278,7 @@ def prepare_corpus(corpus: str, out_dir: Path, val_fraction: float, seed: int, l
             if writer.lines == 0:
                 raise ValueError(f"{CONFIG_KEY}: the {split} split of {corpus!r} is empty after cleaning")
         for writer in writers.values():
-            os.replace(writer.tmp, writer.path)
-    finally:
-        for writer in writers.values():
-            writer.file.close()
-            writer.tmp.unlink(missing_ok=True)
+            writer.file.flush()  # a full disk is found before either split replaces its previous file
     atomic_write_json(out_dir / "manifest.json", manifest)
     for split, stats in manifest["splits"].items():
         log.info("%s: %d documents, %d lines, %d bytes", split, stats["documents"], stats["lines"], stats["bytes"])

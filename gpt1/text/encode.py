@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
-from gpt1.files import atomic_write_json
+from gpt1.files import atomic_output, atomic_write_json
 from gpt1.progress import Progress
 from gpt1.text.bpe import Tokenizer
 
@@ -24,21 +23,19 @@ def encode_file(tokenizer: Tokenizer, text_file: Path, token_file: Path) -> int:
     """Append every line's ids to `token_file` (written atomically); return the token count."""
     if tokenizer.vocab_size > np.iinfo(TOKEN_DTYPE).max + 1:
         raise ValueError(f"bpe.vocab_size: {tokenizer.vocab_size} ids do not fit in {TOKEN_DTYPE.__name__}")
-    tmp = token_file.with_name(token_file.name + ".tmp")
     count, started = 0, time.perf_counter()
     with (
         open(text_file, encoding="utf-8") as lines,
-        open(tmp, "wb") as out,
+        atomic_output(token_file) as out,
         Progress(f"encode {text_file.name}", text_file.stat().st_size, unit="B", unit_scale=True) as bar,
     ):
         for chunk in chunks(lines, CHUNK_CHARS):
             ids = tokenizer.encode(chunk, normalized=True)  # the corpus stage's text: in its form
             flat = np.fromiter((i for line_ids in ids for i in line_ids), dtype=TOKEN_DTYPE)
-            flat.tofile(out)
+            out.write(flat.tobytes())  # not tofile: its failed write says neither why nor where
             count += flat.size
             bar.set_postfix(tokens=f"{count:,}")
             bar.update(sum(len(line.encode()) + 1 for line in chunk))  # the bytes read, newlines included
-    os.replace(tmp, token_file)
     log.info("%s: %s tokens in %.1f s -> %s", text_file, f"{count:,}", time.perf_counter() - started, token_file)
     return count
 

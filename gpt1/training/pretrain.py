@@ -27,7 +27,7 @@ import torch.distributed as dist
 from gpt1.architectures import build
 from gpt1.config import GPTConfig, LSTMConfig, PretrainConfig
 from gpt1.device import describe, mixed_precision, resolve_device, tune_cpu_allocator
-from gpt1.files import atomic_save, atomic_write_json, atomic_write_text
+from gpt1.files import atomic_save, atomic_write_json, atomic_write_text, naming_a_full_disk
 from gpt1.model import perplexity
 from gpt1.params import check_group_rules
 from gpt1.progress import Progress
@@ -310,9 +310,14 @@ def publish_snapshots(out_dir: Path) -> None:
     """SNAPSHOTS as hard links to the checkpoint's snapshots (no copy), swapped in whole."""
     staging = out_dir / (SNAPSHOTS + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    for snapshot in sorted((out_dir / CHECKPOINT_SNAPSHOTS).glob("step*.pt")):
-        os.link(snapshot, staging / snapshot.name)
+    try:
+        with naming_a_full_disk(out_dir / SNAPSHOTS):  # links take no room, but a folder's entries do
+            staging.mkdir()
+            for snapshot in sorted((out_dir / CHECKPOINT_SNAPSHOTS).glob("step*.pt")):
+                os.link(snapshot, staging / snapshot.name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(out_dir / SNAPSHOTS, ignore_errors=True)
     staging.rename(out_dir / SNAPSHOTS)
 

@@ -119,6 +119,7 @@ def test_the_stage_writes_the_lstm_curves_into_the_flat_metrics_and_the_summary(
     write(tmp_path / "zero_shot" / "dprd.json", curve("dprd", [(None, 0.61)]))
     write(tmp_path / "zero_shot_lstm" / "dprd.json", curve("dprd", [(0, 0.5), (1000, 0.5425)], "lstm"))
     results = tmp_path / "results"
+    (tmp_path / "metrics").mkdir()  # no transfer runs
     argv = ["figure2", "--metrics-dir", str(tmp_path / "metrics"), "--zero-shot-dir", str(tmp_path / "zero_shot")]
     argv += ["--lstm-zero-shot-dir", str(tmp_path / "zero_shot_lstm"), "--out-dir", str(results / "figures")]
     cli.main([*argv, "--metrics", str(tmp_path / "figure2_metrics.json")])

@@ -332,6 +332,25 @@ def test_malformed_row_names_file_and_line(case, tmp_path):
     assert str(path) in message and line in message and detail in message, message
 
 
+SNLI_ROW = '{"sentence1": "%s", "sentence2": "B.", "gold_label": "neutral"}\n'
+
+
+@pytest.mark.parametrize(
+    ("task_id", "relative", "first_six", "seventh"),
+    [
+        ("sst2", "glue/SST-2/dev.tsv", "sentence\tlabel\n" + "a fine film .\t1\n" * 5, "caf\xe9 .\t1\n"),
+        ("snli", "snli_1.0/snli_1.0_dev.jsonl", SNLI_ROW % "A." * 6, SNLI_ROW % "Caf\xe9."),
+    ],
+)
+def test_a_byte_that_is_not_utf8_is_named_on_its_own_line(task_id, relative, first_six, seventh, tmp_path):
+    """A Latin-1 'é' on line 7: the text layer decodes ahead in blocks, so the row being read is not that line."""
+    path = tmp_path / relative
+    path.parent.mkdir(parents=True)
+    path.write_bytes((first_six + seventh).encode("latin-1"))
+    with pytest.raises(ValueError, match=rf"{relative}, line 7: not UTF-8 text \(invalid continuation byte\)"):
+        read_split(task_id, "dev", tmp_path)
+
+
 @pytest.mark.parametrize(
     "document, detail",
     [

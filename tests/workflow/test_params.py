@@ -1,4 +1,5 @@
 import dataclasses
+import re
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from gpt1.params import (
     apply_profile,
     cli_flags,
     dvc_set_params,
+    leaf_items,
     load,
     resolve,
     validate,
@@ -77,6 +79,57 @@ def test_runs_beside_the_main_ones_need_its_tasks_and_fewer_layers():
         validate(params)
 
 
+def seed_keys() -> list[str]:
+    """Every seed of params.yaml, as its dotted key (runs.seeds: the list of them)."""
+    return [key for key, _ in leaf_items(raw()) if key.rsplit(".", 1)[-1] in ("seed", "seeds")]
+
+
+def test_every_seed_key_is_checked_below():
+    assert seed_keys() == ["corpus.seed", "bpe.seed", "pretrain.seed", "runs.seeds", "zero_shot.seed"]
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**70])
+@pytest.mark.parametrize("key", seed_keys())
+def test_a_seed_outside_what_numpy_and_sentencepiece_take_is_named_with_the_range(key, seed):
+    """torch takes any 64-bit seed, but numpy's RandomState and sentencepiece only 0 to 2**32 - 1."""
+    params = raw()
+    group, name = key.split(".")
+    params[group][name] = [seed] if name == "seeds" else seed
+    where = f"{key}.0" if name == "seeds" else key
+    with pytest.raises(
+        ParamsError, match=rf"^params.yaml: {re.escape(where)}: {seed}: a seed is a whole number from 0 to 4294967295"
+    ):
+        validate(params)
+    params[group][name] = [2**32 - 1] if name == "seeds" else 2**32 - 1
+    validate(params)
+
+
+@pytest.mark.parametrize("key", ["runs.tasks", "runs.seeds"])
+def test_the_lists_of_runs_must_not_be_empty(key):
+    """Nothing else left in runs.tasks' place (ablation, transfer, zero-shot) that would name it."""
+    params = raw()
+    params["ablation"]["tasks"] = params["transfer"]["tasks"] = []
+    params["runs"]["zero_shot"] = ["dprd"]
+    params["runs"][key.split(".")[1]] = []
+    with pytest.raises(ParamsError, match=rf"^params.yaml: {key}: \[\] should be non-empty"):
+        validate(params)
+
+
+STRINGS = [key for key, value in leaf_items(raw()) if isinstance(value, str) and key != "profile"]
+"""Every string value (the profile's name is checked against profiles.yaml instead)."""
+
+
+@pytest.mark.parametrize("key", STRINGS)
+def test_a_string_ending_in_a_newline_is_refused(key):
+    """Python's `$`, which jsonschema's patterns use, also matches before a final newline: `source: "books\\n"`
+    would pass, then find no .txt files in a folder that has them."""
+    params = raw()
+    group, name = key.split(".")
+    params[group][name] += "\n"
+    with pytest.raises(ParamsError, match=rf"^params.yaml: {key}: "):
+        validate(params)
+
+
 def test_unknown_profile_is_named():
     with pytest.raises(ParamsError, match="profile: unknown profile 'huge'"):
         apply_profile(raw(), "huge")
@@ -105,6 +158,20 @@ def test_snakemake_rejects_a_bad_value_naming_the_key(tmp_path):
     )
     assert done.returncode != 0
     assert "warmup_stepz" in done.stderr + done.stdout
+
+
+def test_a_configfile_that_is_not_there_is_named_by_snakemake_itself(tmp_path):
+    """Snakemake reads --configfile before the Snakefile runs, so no check of ours can come first: its own
+    traceback (on stdout) ends naming the file."""
+    missing = tmp_path / "mine.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(missing), "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=PARAMS_FILE.parent,
+    )
+    last_line = (done.stderr + done.stdout).strip().splitlines()[-1]
+    assert done.returncode != 0 and last_line == f"FileNotFoundError: [Errno 2] No such file or directory: '{missing}'"
 
 
 def test_command_line_overrides_win_over_the_profile():
