@@ -144,8 +144,7 @@ def log_banner(args: argparse.Namespace, argv: list[str]) -> None:
     import shlex
     from importlib import metadata
 
-    from gpt1 import __version__
-    from gpt1.tracking import git_commit
+    from gpt1 import __version__, git_commit
 
     log.info(
         "started: gpt1 %s (in %s, process %d on %s)",

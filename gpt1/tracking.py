@@ -20,7 +20,7 @@ Grouping. The runs of one orchestrator invocation share the tag `gpt1.pipeline_r
 - GPT1_PIPELINE_RUN set by hand groups whatever runs with it (as under DVC); a stage run by hand has no group.
 
 Store. `mlflow.db` in the project unless MLFLOW_TRACKING_URI says otherwise (an `mlflow server` for many
-concurrent writers: README). The project is DVC_ROOT under DVC, else the working directory: a queued or `--temp`
+concurrent writers: docs/mlflow.md). The project is DVC_ROOT under DVC, else the working directory: a queued or `--temp`
 DVC experiment runs its stages in a copy under `.dvc/tmp/exps/` that DVC deletes afterwards, and DVC_ROOT names
 the project the copy came from; a relative SQLite path is read from there too, and the runs' artifacts go to the
 project's `mlruns/`. Snakemake runs several stages at once: calls to a SQLite store take a file lock beside the
@@ -38,7 +38,6 @@ import logging
 import os
 import random
 import re
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -47,9 +46,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gpt1 import git_commit
+
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "gpt1"
+# The experiment's kind, which picks the tab the UI opens it on: runs, not GenAI traces
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 DEFAULT_STORE = "mlflow.db"  # in the project
 ARTIFACTS = "mlruns"  # in the project: a SQLite store's new experiment keeps its artifacts in mlruns/gpt1
 RETRY_SECONDS = 60.0
@@ -140,14 +143,6 @@ def unhealthy(uri: str) -> str | None:
     return None
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except OSError:
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 else "unknown"
-
-
 def source_tags(command: str) -> dict[str, str]:
     """MLflow's standard tags for a run of `command` (no slashes: the UI shows the text after the last one), and
     the DVC experiment it belongs to."""
@@ -161,12 +156,8 @@ def source_tags(command: str) -> dict[str, str]:
 
 def dvc_experiment_tags() -> dict[str, str]:
     """The DVC experiment's name and the commit it was made from (its own commit exists only once it ends)."""
-    tags = {}
-    if name := os.environ.get("DVC_EXP_NAME"):
-        tags[DVC_EXPERIMENT_TAG] = name
-    if baseline := os.environ.get("DVC_EXP_BASELINE_REV"):
-        tags[DVC_BASELINE_TAG] = baseline
-    return tags
+    names = {DVC_EXPERIMENT_TAG: "DVC_EXP_NAME", DVC_BASELINE_TAG: "DVC_EXP_BASELINE_REV"}
+    return {tag: os.environ[name] for tag, name in names.items() if os.environ.get(name)}
 
 
 @dataclass(frozen=True)
@@ -245,10 +236,13 @@ class Tracked:
         uri = tracking_uri()
         self._client = MlflowClient(uri)
         if experiment := self._client.get_experiment_by_name(EXPERIMENT):
+            for key, value in EXPERIMENT_TAGS.items():  # a store made before the tag was set (not one changed by hand)
+                if key not in experiment.tags:
+                    self._client.set_experiment_tag(experiment.experiment_id, key, value)
             return experiment.experiment_id
         # MLflow would put a SQLite store's artifacts in the working directory's mlruns/: a DVC experiment's copy
         artifacts = str(project_root() / ARTIFACTS / EXPERIMENT) if sqlite_path(uri) else None
-        return self._client.create_experiment(EXPERIMENT, artifact_location=artifacts)
+        return self._client.create_experiment(EXPERIMENT, artifact_location=artifacts, tags=EXPERIMENT_TAGS)
 
     def _call(self, what: str, fn: Callable, *args: Any) -> None:
         if not self.enabled:
@@ -325,6 +319,17 @@ class StageRun(Tracked):
             self._client.log_batch(self.run_id, metrics=batch)
 
         self._call("log metrics", send)
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Values known only as the run ends that are no measurement (how many updates it made, say): MLflow
+        keeps one value per param, and each column of the UI's table."""
+
+        def send() -> None:
+            from mlflow.entities import Param
+
+            self._client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+
+        self._call("log params", send)
 
     def set_tag(self, key: str, value: str) -> None:
         self._call("set a tag", lambda: self._client.set_tag(self.run_id, key, value))

@@ -29,6 +29,7 @@ import torch
 from gpt1.config import GPTConfig
 from gpt1.files import atomic_save, atomic_write_bytes, atomic_write_json, load_weights_file
 from gpt1.model import GPT
+from gpt1.text.task_tokens import N_TASK_TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,6 @@ _BLOCK_LAYOUT: tuple[tuple[str, Callable[[int, int], tuple[int, ...]]], ...] = (
     ("ln_2.weight", lambda d, f: (d,)),
     ("ln_2.bias", lambda d, f: (d,)),
 )
-N_TASK_TOKENS = 3  # start, delimiter, extract
 N_PARAM_FILES = 10  # the release cut its concatenated tensors into params_0.npy ... params_9.npy
 HF_PREFIX = "transformer."
 SOURCE = "openai-gpt"

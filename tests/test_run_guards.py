@@ -64,6 +64,7 @@ def test_a_second_run_on_the_same_output_is_refused_naming_the_first(tmp_path, c
         *("--lr", "1e-4", "--batch_size", "4", "--micro_batch_size", "0", "--epochs", "1", "--warmup", "0.1"),
         *("--lm_coef", "0.5"),
         *("--clf_dropout", "0.1", "--weight_decay", "0.01", "--grad_clip", "1", "--max_train_examples", "0"),
+        *("--adam_beta1", "0.9", "--adam_beta2", "0.999", "--adam_eps", "1e-8"),
         *("--min_train_examples", "1", "--max_eval_examples", "0", "--stsb_target", "soft_labels", "--device", "cpu"),
     ]
     with exclusive(work_dir, "finetune"), pytest.raises(SystemExit) as exit_:  # the first run, still going

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN
-from gpt1 import tracking
+from gpt1 import git_commit, tracking
 
 
 def log_a_stage(uri: str, worker: int, artifact_dir: Path | None = None) -> None:
@@ -57,7 +57,7 @@ def check_workers_runs(client, runs, n: int) -> None:
     for run in runs:
         assert run.info.status == "FINISHED"
         assert run.data.tags["stage"] == "pretrain" and run.data.tags["profile"] == "smoke"
-        assert run.data.tags[tracking.GIT_COMMIT_TAG] == tracking.git_commit()
+        assert run.data.tags[tracking.GIT_COMMIT_TAG] == git_commit()
         assert run.data.params["lr"] == "0.001"
         history = client.get_metric_history(run.info.run_id, "train_loss")
         assert sorted(m.step for m in history) == list(range(1, 21))
@@ -98,7 +98,7 @@ def pipeline_env(monkeypatch):
 
 @pytest.fixture
 def mlflow_server(tmp_path):
-    """The README's setup for many writers: a real `mlflow server` on 127.0.0.1 (SQLite behind it, artifacts
+    """docs/mlflow.md's setup for many writers: a real `mlflow server` on 127.0.0.1 (SQLite behind it, artifacts
     proxied to a folder); its URI once it answers."""
     port = free_port()
     server = subprocess.Popen(
@@ -167,7 +167,7 @@ def test_an_mlflow_server_takes_sixteen_writers_at_once_grouped_under_one_parent
     assert (parent.info.run_name, parent.info.status) == (group, "FINISHED")
     assert parent.data.tags[tracking.SOURCE_NAME_TAG] == "snakemake"
     found = client.search_runs([parent.info.experiment_id], f"tags.gpt1.pipeline_run = '{group}'")
-    assert len(found) == 17  # the README's filter: the parent and its sixteen stages
+    assert len(found) == 17  # docs/mlflow.md's filter: the parent and its sixteen stages
 
 
 def test_a_group_set_by_hand_gathers_its_runs_under_a_parent_that_ends_as_the_last_one(monkeypatch, pipeline_env):

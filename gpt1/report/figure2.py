@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import mean, stdev
 
 from gpt1.files import atomic_write_bytes, atomic_write_json
-from gpt1.report.tables import load_records
+from gpt1.report.records import load_records
 from gpt1.tasks import TASKS
 
 NAMES = {"cola": "CoLA", "sst2": "SST-2", "race": "RACE", "mnli": "MNLI", "dprd": "DPRD"}

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pandas as pd
 
 from gpt1.report.paper import Table
-
-if TYPE_CHECKING:
-    from gpt1.report.tables import Measure
+from gpt1.report.records import Measure
 
 
 def ours_latex(m: Measure, signed: bool = False) -> str:

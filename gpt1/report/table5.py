@@ -16,21 +16,9 @@ import pandas as pd
 
 from gpt1.files import atomic_write_json, atomic_write_text
 from gpt1.report.paper import TABLE5_COLUMNS, TABLE5_ROWS, Table
+from gpt1.report.records import NO_RECORD, NOT_RUN, Measure, load_records, mean_of_columns, measure
 from gpt1.report.render import ours_latex, to_latex, to_markdown
-from gpt1.report.tables import (
-    DASH,
-    NO_RECORD,
-    NOT_RUN,
-    Measure,
-    initialisation_line,
-    load_records,
-    mean_of_columns,
-    measure,
-    ours_text,
-    reason_only,
-    rounded,
-    training_lines,
-)
+from gpt1.report.tables import DASH, initialisation_line, ours_text, reason_only, rounded, training_lines
 
 TABLE = Table(5, "Ablations (dev sets)", ())
 # Our rows: (variant, folder under the metrics directory, label), in the paper's order.

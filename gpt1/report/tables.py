@@ -1,7 +1,7 @@
 """The paper's Tables 2, 3 and 4 with our numbers beside the paper's: Markdown, CSV and LaTeX.
 
 `build_tables` reads the finetune stage's metrics files (`results/metrics/*.json`, one record per task
-and seed; see gpt1.stages.finetune) and writes `table2|3|4.{md,csv,tex}` and `tables.json`. The Markdown
+and seed; gpt1.report.records) and writes `table2|3|4.{md,csv,tex}` and `tables.json`. The Markdown
 and LaTeX tables have four rows: the best earlier result, GPT-1 as published, ours (mean ± sd), and ours
 minus the paper. The CSV is tidy: one row per column of the paper's table, numbers in numeric columns
 (results/README.md lists them). A column whose task did not run says "not run", and a footnote gives the
@@ -11,16 +11,14 @@ tables show percentages.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
-from statistics import mean, stdev
 
 import pandas as pd
 
 from gpt1.files import atomic_write_json, atomic_write_text
 from gpt1.report.paper import GLUE_COMPONENTS, TABLES, Column, Table
+from gpt1.report.records import Measure, load_records, mean_of_columns, measure
 from gpt1.report.render import ours_latex, to_latex, to_markdown
 
 STANDIN_WARNING = (
@@ -28,9 +26,6 @@ STANDIN_WARNING = (
 )
 
 ROWS = ("Best earlier (method)", "GPT-1 (paper)", "gpt1 (ours)", "Difference (ours - paper)")
-NOT_RUN = "not run"
-MISSING = "missing"
-NO_RECORD = "not run: no metrics file"
 DASH = "–"
 METRIC_NAMES = {
     "accuracy": "accuracy",
@@ -57,81 +52,6 @@ GLUE_DEFINITION = (
     "QQP F1, MNLI-m/mm acc, QNLI acc, RTE acc, each ×100), over {n} of {total} columns, on the dev sets; "
     "the paper's is the GLUE test server's score"
 )
-
-
-@dataclass(frozen=True)
-class Measure:
-    """Our value for one column: a percentage, or None with the reason.
-
-    `status`: "done", "not run" (the task did not run, or has no metrics file) or "missing" (it ran but
-    its metrics file lacks this value). `splits`: those of the runs averaged. `per_seed`: (seed, value)
-    of each run; `value` is their mean and `sd` their sample standard deviation (None for one run).
-    `n_columns` of `n_total`: for a mean over columns (the GLUE score, Table 5's average), how many ran.
-    """
-
-    value: float | None
-    status: str
-    reason: str = ""
-    splits: tuple[str, ...] = ()
-    per_seed: tuple[tuple[int, float], ...] = ()
-    n_columns: int = 0
-    n_total: int = 0
-
-    @property
-    def seeds(self) -> tuple[int, ...]:
-        return tuple(seed for seed, _ in self.per_seed)
-
-    @property
-    def sd(self) -> float | None:
-        return stdev(v for _, v in self.per_seed) if len(self.per_seed) > 1 else None
-
-
-def load_records(metrics_dir: Path) -> dict[str, list[dict]]:
-    """The metrics records in `metrics_dir`, grouped by task id (several per task when run with several seeds)."""
-    records: dict[str, list[dict]] = defaultdict(list)
-    for path in sorted(metrics_dir.glob("*.json")):
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(record, dict) and "task" in record:
-            records[record["task"]].append(record)
-    return dict(records)
-
-
-def record_value(record: dict, subset: str | None, metric: str) -> float | None:
-    """One metric (a fraction) of a done record, on its reported split and optional subset; None if absent."""
-    result = record.get("results", {}).get(record.get("split"), {})
-    if subset:
-        result = result.get("subsets", {}).get(subset, {})
-    return result.get("metrics", {}).get(metric)
-
-
-def measure(task: str, subset: str | None, metric: str, records: dict[str, list[dict]]) -> Measure:
-    """Our percentage for a task's metric (on a subset), averaged over the task's done runs (seeds)."""
-    task_records = records.get(task, [])
-    if not task_records:
-        return Measure(None, NOT_RUN, NO_RECORD)
-    done = [r for r in task_records if r.get("status") == "done"]
-    if not done:
-        reasons = dict.fromkeys(r.get("reason", "no reason given") for r in task_records)
-        return Measure(None, NOT_RUN, "not run: " + "; ".join(reasons))
-    values = [record_value(r, subset, metric) for r in done]
-    if any(v is None for v in values):
-        where = f"{subset} subset of the " if subset else ""
-        return Measure(None, MISSING, f"missing: no {metric} for the {where}reported split in the metrics file")
-    splits = tuple(dict.fromkeys(r["split"] for r in done))
-    per_seed = tuple((r.get("seed"), 100 * v) for r, v in zip(done, values))
-    return Measure(mean(v for _, v in per_seed), "done", splits=splits, per_seed=per_seed)
-
-
-def mean_of_columns(parts: list[Measure], what: str) -> Measure:
-    """The mean of the columns that have a value; per seed, over the seeds every such column ran with."""
-    present = [p for p in parts if p.value is not None]
-    if not present:
-        return Measure(None, NOT_RUN, f"not run: no {what} task ran")
-    common = [seed for seed in present[0].seeds if all(seed in p.seeds for p in present)]
-    per_seed = tuple((seed, mean(dict(p.per_seed)[seed] for p in present)) for seed in common)
-    splits = tuple(dict.fromkeys(s for p in present for s in p.splits))
-    value = mean(p.value for p in present)
-    return Measure(value, "done", splits=splits, per_seed=per_seed, n_columns=len(present), n_total=len(parts))
 
 
 def glue_measure(records: dict[str, list[dict]]) -> Measure:

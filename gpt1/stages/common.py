@@ -70,4 +70,18 @@ def mlflow_params(args: argparse.Namespace) -> dict:
 
 def path_tags(args: argparse.Namespace) -> dict[str, str]:
     """The path flags as MLflow tags, `path.<flag>`: where a run read and wrote, out of the compare view."""
-    return {f"path.{k}": str(v) for k, v in flags(args).items() if isinstance(v, Path)}
+    return {f"path.{k}": project_path(v) for k, v in flags(args).items() if isinstance(v, Path)}
+
+
+def project_path(path: Path) -> str:
+    """`path` as an MLflow tag: relative to the project (gpt1.tracking.project_root, the same from a DVC
+    experiment's temporary copy), so that runs compare across clones and machines; a path outside it as given."""
+    from gpt1.tracking import project_root
+
+    root = project_root()
+    absolute = Path(path).absolute()
+    # a DVC experiment's copy (.dvc/tmp/exps/...) runs in a folder of its own: its paths are relative to it
+    for base in (Path.cwd(), root):
+        if absolute.is_relative_to(base):
+            return absolute.relative_to(base).as_posix()
+    return str(path)

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, choices=list(TASKS))
     parser.add_argument("--seed", type=int, required=True, help="one of params.yaml's runs.seeds")
     parser.add_argument(
-        "--variant", required=True, help="full, no_pretraining, no_aux_lm, lstm or layers<K> (gpt1.config.Variant)"
+        "--variant", required=True, help="full, no_pretraining, no_aux_lm, lstm or layers<K> (gpt1.training.variants)"
     )
     parser.add_argument("--task-dir", type=Path, required=True, help="download-task's --out-dir")
     parser.add_argument("--checkpoint", type=Path, required=True, help="the pretrained (or imported) model.pt")

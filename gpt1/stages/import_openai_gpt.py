@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gpt1.stages.common import mlflow_params, path_tags
+from gpt1.stages.common import mlflow_params, path_tags, project_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,4 +28,4 @@ def run(args: argparse.Namespace) -> None:
     with tracking.stage_run("import_openai_gpt", mlflow_params(args), path_tags(args)) as run:
         about = import_released(args.model, args.vocab_dir, args.download_dir, args.format, args.seed)
         run.log_metrics({"parameters": about["parameters"]})
-        run.set_tag("checkpoint", str(args.model.resolve()))
+        run.set_tag("checkpoint", project_path(args.model))

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from gpt1.config import GPTConfig, PretrainConfig
-from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags
+from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags, project_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +38,7 @@ def train_and_track(stage: str, args: argparse.Namespace, model_cfg, cfg: Pretra
     from gpt1 import tracking
     from gpt1.gpu_slots import claim_gpu
     from gpt1.report import flat
-    from gpt1.training.pretrain import CURVES, pretrain
+    from gpt1.training.pretrain import CURVES, RUN_SIZE, pretrain
 
     world = int(os.environ.get("WORLD_SIZE", 1))
     if world == 1:  # torchrun's processes share the node's GPUs by local rank
@@ -49,9 +49,11 @@ def train_and_track(stage: str, args: argparse.Namespace, model_cfg, cfg: Pretra
     with tracking.stage_run(stage, params, path_tags(args)) as run:
         metrics = pretrain(model_cfg, cfg, args.tokens_dir, args.out_dir, tracker=run, stop_after=args.stop_after)
         if metrics:
-            run.log_metrics({f"final_{k}": v for k, v in metrics.items()})
-            run.set_tag("checkpoint", str((args.out_dir / "model.pt").resolve()))
+            size = {k: v for k, v in metrics.items() if k in RUN_SIZE}  # constants of the run, not measurements
+            run.log_params(size)
+            run.log_metrics({f"final_{k}": v for k, v in metrics.items() if k not in size})
+            run.set_tag("checkpoint", project_path(args.out_dir / "model.pt"))
             run.log_artifact(args.out_dir / "metrics.json")
             for curve in CURVES:
                 run.log_artifact(args.out_dir / curve)
-            run.log_artifact(flat.write(args.metrics, flat.from_pretraining(metrics)))
+            run.log_artifact(flat.write(args.metrics, flat.from_pretraining(stage, metrics)))

@@ -12,6 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-dir", type=Path, required=True, help="the full model's metrics files")
     parser.add_argument("--out-dir", type=Path, required=True)
     parser.add_argument("--metrics", type=Path, required=True, help="the flat metrics file to write (gpt1.report.flat)")
+    parser.add_argument("--curves-dir", type=Path, help="where to write the curves by task (gpt1.report.curves)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -20,6 +21,7 @@ def run(args: argparse.Namespace) -> None:
     from gpt1 import tracking
     from gpt1.params import profile_label
     from gpt1.report import flat
+    from gpt1.report.curves import write_curves_by_task
     from gpt1.report.tables import build_tables
 
     existing_folder("--metrics-dir", args.metrics_dir)
@@ -28,3 +30,5 @@ def run(args: argparse.Namespace) -> None:
             run.log_artifact(path)
         summary = json.loads((args.out_dir / "tables.json").read_text())
         run.log_artifact(flat.write(args.metrics, flat.from_tables(summary)))
+        if args.curves_dir:
+            write_curves_by_task(args.metrics_dir, args.curves_dir)

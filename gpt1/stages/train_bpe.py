@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from gpt1.config import BPEConfig
-from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags
+from gpt1.stages.common import add_config_flags, config_from_args, mlflow_params, path_tags, project_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,4 +27,4 @@ def run(args: argparse.Namespace) -> None:
     with tracking.stage_run("train_bpe", mlflow_params(args), path_tags(args) | {"text_form": text_form}) as run:
         bpe.train_bpe(args.text, args.model, cfg.vocab_size, cfg.max_sentences, cfg.seed, text_form)
         run.log_artifact(args.model)
-        run.set_tag("bpe_model", str(args.model.resolve()))
+        run.set_tag("bpe_model", project_path(args.model))

@@ -13,7 +13,7 @@ from gpt1.text.tokenizers import TOKENIZER_HELP
 
 log = logging.getLogger(__name__)
 
-HEURISTICS = ("cola", "sst2", "race", "dprd")  # gpt1.training.zero_shot.METRICS's, named without importing torch
+HEURISTICS = ("cola", "sst2", "race", "dprd")  # gpt1.training.zero_shot.CHANCE's, named without importing torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

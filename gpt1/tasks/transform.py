@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpt1.tasks import Example
+from gpt1.tasks.spec import Example
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,10 @@ import os
 import time
 from pathlib import Path
 
+from gpt1.text.task_tokens import TASK_TOKENS
+
 log = logging.getLogger(__name__)
 
-# Fine-tuning's start, delimiter and extract tokens (docs/paper.md, Input transformations: <s>, $, <e>).
-# As sentencepiece control symbols they own ids 1-3 and never come out of encoding text, whatever it says.
-TASK_TOKENS = ("<start>", "<delim>", "<extract>")
 # Paragraphs longer than this many bytes are skipped in BPE training (not in encoding).
 MAX_SENTENCE_BYTES = 1 << 16
 
@@ -67,7 +66,7 @@ def train_bpe(
             bos_id=-1,
             eos_id=-1,
             pad_id=-1,
-            control_symbols=list(TASK_TOKENS),
+            control_symbols=list(TASK_TOKENS["bpe"]),  # ids 1-3
             input_sentence_size=max_sentences,
             shuffle_input_sentence=True,
             max_sentence_length=MAX_SENTENCE_BYTES,
@@ -110,7 +109,7 @@ class Tokenizer:
         self.normalize = Normalizer(self.text_form)
         self.sp = spm.SentencePieceProcessor(model_file=str(model_file))
         self.vocab_size = self.sp.get_piece_size()
-        start, delim, extract = (self.sp.piece_to_id(t) for t in TASK_TOKENS)
+        start, delim, extract = (self.sp.piece_to_id(t) for t in TASK_TOKENS["bpe"])
         self.start_id, self.delimiter_id, self.extract_id = start, delim, extract
 
     def encode(self, lines: list[str], normalized: bool = False) -> list[list[int]]:

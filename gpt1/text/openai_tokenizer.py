@@ -15,10 +15,11 @@ import json
 import re
 from pathlib import Path
 
+from gpt1.text.task_tokens import N_TASK_TOKENS, TASK_TOKENS
+
 ENCODER_FILE = "encoder_bpe_40000.json"
 MERGES_FILE = "vocab_40000.bpe"
 END_OF_WORD = "</w>"
-TASK_TOKENS = ("_start_", "_delimiter_", "_classify_")  # train.py's names; appended in this order
 UNKNOWN_ID = 0  # the released code's id for a symbol outside the vocabulary ("<unk>" in the encoder)
 
 _REPLACEMENTS = (("—", "-"), ("–", "-"), ("―", "-"), ("…", "..."), ("´", "'"))
@@ -65,8 +66,9 @@ class OpenAITokenizer:
         self.ranks = read_merges(vocab_dir / MERGES_FILE)
         n = len(self.encoder)
         self.start_id, self.delimiter_id, self.extract_id = n, n + 1, n + 2
-        self.vocab_size = n + len(TASK_TOKENS)
-        self.decoder = {i: piece for piece, i in self.encoder.items()} | dict(zip(range(n, n + 3), TASK_TOKENS))
+        self.vocab_size = n + N_TASK_TOKENS
+        appended = dict(zip(range(n, n + N_TASK_TOKENS), TASK_TOKENS["openai"]))  # as train.py appended them
+        self.decoder = {i: piece for piece, i in self.encoder.items()} | appended
         self._fix_text = ftfy.fix_text
         self._split_words = spacy.blank("en").tokenizer  # rules only: no model to download
         self._cache: dict[str, tuple[str, ...]] = {}

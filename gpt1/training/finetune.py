@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from gpt1.architectures import build
 from gpt1.batching import INFERENCE_BATCH, by_length, training_batches
-from gpt1.config import FinetuneConfig, Variant
+from gpt1.config import FinetuneConfig
 from gpt1.device import describe, mixed_precision, resolve_device
 from gpt1.files import load_weights_file
 from gpt1.model import decay_groups
@@ -30,9 +30,10 @@ from gpt1.tasks.metrics import score
 from gpt1.tasks.transform import TaskTokens, sequences
 from gpt1.training import checkpoint
 from gpt1.training.diverged import check_loss
-from gpt1.training.schedules import warmup_linear
+from gpt1.training.schedules import set_lr, warmup_linear
 from gpt1.training.selection import BestEpoch
 from gpt1.training.targets import n_outputs, predictions, scored, task_loss
+from gpt1.training.variants import Variant
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,41 @@ def run_key(task: Task, cfg: FinetuneConfig, pretrained: Path, n_train: int, sel
     return checkpoint.run_key(task.id, settings, str(pretrained), pretrained.stat().st_mtime_ns, n_train, select_on)
 
 
+@dataclass
+class FineTuning:
+    """What the loop needs, from `setup`: the model with its head, the encoded data, the optimizer and schedule,
+    where to resume."""
+
+    task: Task
+    cfg: FinetuneConfig
+    device: torch.device
+    model: TaskModel
+    pretrained: dict
+    """The checkpoint fine-tuning starts from (its config, weights and provenance)."""
+    lm_coef: float
+    """λ, or 0 for the variant without the auxiliary LM objective."""
+    train_data: list[Encoded]
+    eval_data: dict[str, list[Encoded]]
+    optimizer: torch.optim.Optimizer
+    per_epoch: int
+    """Updates per epoch."""
+    warmup: int
+    """Updates of linear warm-up (finetune.warmup of all of them, at least 1)."""
+    key: str
+    """The run key its checkpoints carry (run_key)."""
+    first_epoch: int
+    """Epochs already done, by the checkpoint resumed (0: none)."""
+    curves: list[dict]
+    """The training-loss points so far, the checkpoint's when resumed."""
+    selection: BestEpoch | None
+    """The epoch selection on a held-out split, or None to keep the final weights."""
+
+    @property
+    def total(self) -> int:
+        """The updates of the whole run."""
+        return self.per_epoch * self.cfg.epochs
+
+
 def finetune(
     task: Task,
     train: list[Example],
@@ -206,8 +242,38 @@ def finetune(
     """Fine-tune on `train`, evaluate on each split of `evals`; return the results (see metrics files).
     `select_on`: a split of `evals` scored after each epoch; the evaluation then uses the best epoch's weights
     (gpt1.training.selection). Without it, the final weights, as the paper reports."""
-    device = resolve_device(cfg.device)
     started = time.perf_counter()
+    run = setup(task, train, evals, weights, tokenizer, cfg, work_dir, select_on)
+    train_epochs(run, work_dir, tracker)
+    if run.selection:
+        run.selection.load_best(run.model)
+    results = {split: evaluate(run.model, task, data, run.device, split) for split, data in run.eval_data.items()}
+    return {
+        "results": results,
+        "curves": run.curves,
+        "n_train": len(run.train_data),
+        "n_layer": run.model.gpt.config.n_layer,
+        "updates": run.total,
+        "pretrain_run_id": run.pretrained.get("mlflow_run_id"),
+        "source": run.pretrained.get("source"),  # "openai-gpt" for the imported released weights (gpt1.weights)
+        "selection": run.selection.summary() if run.selection else None,
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+def setup(
+    task: Task,
+    train: list[Example],
+    evals: dict[str, list[Example]],
+    weights: Path,
+    tokenizer,
+    cfg: FinetuneConfig,
+    work_dir: Path,
+    select_on: str | None,
+) -> FineTuning:
+    """The pretrained model with a fresh head, the encoded examples, AdamW and the schedule's lengths, resumed
+    from `work_dir`'s checkpoint when it is this run's (run_key)."""
+    device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     gpt, variant, pretrained = load_pretrained(weights, device, cfg.variant)
     if tokenizer.vocab_size > gpt.config.vocab_size:
@@ -215,86 +281,104 @@ def finetune(
             f"the tokenizer has {tokenizer.vocab_size} tokens, {weights}'s model only "
             f"{gpt.config.vocab_size}: pass the tokenizer the checkpoint was trained or imported with"
         )
-    lm_coef = cfg.lm_coef if variant.aux_lm else 0.0
     model = TaskModel(gpt, task.kind, n_outputs(task, cfg.stsb_target), cfg.clf_dropout).to(device)
     train_data = encode_examples(task, train, tokenizer, gpt.config.n_ctx)
     eval_data = {
         split: encode_examples(task, examples, tokenizer, gpt.config.n_ctx) for split, examples in evals.items()
     }
-
     optimizer = torch.optim.AdamW(
         decay_groups(model, cfg.weight_decay),
         lr=cfg.lr,
-        betas=(0.9, 0.999),
-        eps=1e-8,
+        betas=(cfg.adam_beta1, cfg.adam_beta2),
+        eps=cfg.adam_eps,
         fused=device.type == "cuda",
     )
     per_epoch = math.ceil(len(train_data) / cfg.batch_size)
-    total = per_epoch * cfg.epochs
-    warmup = max(1, round(cfg.warmup * total))
     key = run_key(task, cfg, weights, len(train_data), select_on)
     first_epoch, curves, saved = checkpoint.resume(work_dir / checkpoint.FILE, key, model, optimizer, device)
-    selection = BestEpoch(select_on, task.metrics[0], saved.get("selection")) if select_on else None
+    run = FineTuning(
+        task=task,
+        cfg=cfg,
+        device=device,
+        model=model,
+        pretrained=pretrained,
+        lm_coef=cfg.lm_coef if variant.aux_lm else 0.0,
+        train_data=train_data,
+        eval_data=eval_data,
+        optimizer=optimizer,
+        per_epoch=per_epoch,
+        warmup=max(1, round(cfg.warmup * (per_epoch * cfg.epochs))),
+        key=key,
+        first_epoch=first_epoch,
+        curves=curves,
+        selection=BestEpoch(select_on, task.metrics[0], saved.get("selection")) if select_on else None,
+    )
+    log_plan(run, weights)
+    return run
 
-    step = first_epoch * per_epoch
+
+def log_plan(run: FineTuning, weights: Path) -> None:
     log.info(
         "%s: %d training examples, evaluated on %s; %d updates (%d epochs of %d), %s; "
         "pretrained weights %s (variant %s); device %s, torch %s",
-        task.id,
-        len(train_data),
-        ", ".join(f"{split} ({len(data)})" for split, data in eval_data.items()),
-        total,
-        cfg.epochs,
-        per_epoch,
-        f"resuming after epoch {first_epoch}" if first_epoch else "from the start",
+        run.task.id,
+        len(run.train_data),
+        ", ".join(f"{split} ({len(data)})" for split, data in run.eval_data.items()),
+        run.total,
+        run.cfg.epochs,
+        run.per_epoch,
+        f"resuming after epoch {run.first_epoch}" if run.first_epoch else "from the start",
         weights,
-        cfg.variant,
-        describe(device),
+        run.cfg.variant,
+        describe(run.device),
         torch.__version__,
     )
-    widths = [ex.width for ex in train_data]
-    bar = Progress(f"finetune {task.id}", total, unit="step", initial=step)
-    for epoch in range(first_epoch, cfg.epochs):
+
+
+def train_epochs(run: FineTuning, work_dir: Path, tracker=None) -> None:
+    """The epochs after `run.first_epoch`: batches of similar lengths in a seeded order, a training-loss point
+    every LOG_EVERY updates and at each epoch's end; after each epoch the held-out score (when selecting) and
+    a checkpoint."""
+    task, cfg = run.task, run.cfg
+    step = run.first_epoch * run.per_epoch
+    widths = [ex.width for ex in run.train_data]
+    bar = Progress(f"finetune {task.id}", run.total, unit="step", initial=step)
+    for epoch in range(run.first_epoch, cfg.epochs):
         batches = training_batches(widths, cfg.batch_size, np.random.default_rng([cfg.seed, epoch]))
         losses = []
         for b, indices in enumerate(batches):
             step += 1
-            lr = warmup_linear(step, cfg.lr, warmup, total)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss = accumulate(model, task, [train_data[j] for j in indices], cfg.micro_batch_size, lm_coef, device)
-            check_loss(loss, step, f"finetune {task.id}", DIVERGED_ADVICE)  # before the step: no update is made
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or float("inf"))
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss)
+            lr = warmup_linear(step, cfg.lr, run.warmup, run.total)
+            set_lr(run.optimizer, lr)
+            losses.append(update(run, [run.train_data[j] for j in indices], step))
             bar.set_postfix(loss=f"{np.mean(losses[-LOG_EVERY:]):.3f}")
             bar.update(1)
             if step % LOG_EVERY == 0 or b == len(batches) - 1:  # and at each epoch's end
                 point = {"step": step, "epoch": epoch + 1, "train_loss": float(np.mean(losses[-LOG_EVERY:])), "lr": lr}
-                curves.append(point)
+                run.curves.append(point)
                 if tracker:
                     tracker.log_metrics({"train_loss": point["train_loss"], "lr": lr}, step)
         log.info("%s epoch %d: train loss %.4f", task.id, epoch + 1, float(np.mean(losses)))
-        extra = {}
-        if selection:
-            held_out = evaluate(model, task, eval_data[select_on], device, f"{select_on} after epoch {epoch + 1}")
-            selection.after_epoch(epoch + 1, held_out["metrics"], model)
-            extra["selection"] = selection.state()
-        checkpoint.save(work_dir / checkpoint.FILE, key, model, optimizer, epoch + 1, curves, **extra)
+        end_epoch(run, epoch + 1, work_dir)
     bar.close()
 
-    if selection:
-        selection.load_best(model)
-    results = {split: evaluate(model, task, data, device, split) for split, data in eval_data.items()}
-    return {
-        "results": results,
-        "curves": curves,
-        "n_train": len(train_data),
-        "n_layer": gpt.config.n_layer,
-        "updates": total,
-        "pretrain_run_id": pretrained.get("mlflow_run_id"),
-        "source": pretrained.get("source"),  # "openai-gpt" for the imported released weights (gpt1.weights)
-        "selection": selection.summary() if selection else None,
-        "wall_s": time.perf_counter() - started,
-    }
+
+def update(run: FineTuning, batch: list[Encoded], step: int) -> float:
+    """One optimizer step on `batch` (in micro-batches of finetune.micro_batch_size); returns its L3."""
+    loss = accumulate(run.model, run.task, batch, run.cfg.micro_batch_size, run.lm_coef, run.device)
+    check_loss(loss, step, f"finetune {run.task.id}", DIVERGED_ADVICE)  # before the step: no update is made
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.cfg.grad_clip or float("inf"))
+    run.optimizer.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    return loss
+
+
+def end_epoch(run: FineTuning, done: int, work_dir: Path) -> None:
+    """After `done` epochs: the held-out score when selecting an epoch, then the checkpoint."""
+    extra = {}
+    if run.selection:
+        split = run.selection.split
+        held_out = evaluate(run.model, run.task, run.eval_data[split], run.device, f"{split} after epoch {done}")
+        run.selection.after_epoch(done, held_out["metrics"], run.model)
+        extra["selection"] = run.selection.state()
+    checkpoint.save(work_dir / checkpoint.FILE, run.key, run.model, run.optimizer, done, run.curves, **extra)

@@ -18,3 +18,9 @@ def warmup_linear(step: int, max_lr: float, warmup_steps: int, total_steps: int)
     if step <= warmup_steps:
         return max_lr * step / max(1, warmup_steps)
     return max_lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+def set_lr(optimizer, lr: float) -> None:
+    """The learning rate of every parameter group, for the next update."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr

@@ -27,16 +27,21 @@ import torch.nn.functional as F
 from gpt1.batching import by_length
 from gpt1.files import load_weights_file
 from gpt1.progress import Progress
-from gpt1.tasks import Example
+from gpt1.tasks import Example, get_task
 from gpt1.tasks.dprd import substitute
 from gpt1.tasks.metrics import score
 
 log = logging.getLogger(__name__)
 
-# Each heuristic's metric and the score of guessing (drawn as a dashed line in the figure).
-METRICS = {"cola": "matthews", "sst2": "accuracy", "race": "accuracy", "dprd": "accuracy"}
+# The tasks with a heuristic, and the score of guessing each (drawn as a dashed line in the figure) in its
+# task's metric (metric()).
 CHANCE = {"cola": 0.0, "sst2": 0.5, "race": 0.25, "dprd": 0.5}
 LOGITS_TOKENS = 16384
+
+
+def metric(task: str) -> str:
+    """What a heuristic's score is: its task's metric in the registry (each zero-shot task has one)."""
+    return get_task(task).metrics[0]
 
 
 def split_continuation(
@@ -160,7 +165,7 @@ def run_heuristic(task: str, model, encode: Callable, splits: dict[str, list[Exa
         return race(model, encode, splits["evaluate"], n_ctx)
     if task == "dprd":
         return winograd(model, encode, splits["evaluate"], n_ctx)
-    raise ValueError(f"runs.zero_shot: no zero-shot heuristic for {task!r}; choose from {', '.join(METRICS)}")
+    raise ValueError(f"runs.zero_shot: no zero-shot heuristic for {task!r}; choose from {', '.join(CHANCE)}")
 
 
 def score_snapshots(
@@ -216,7 +221,7 @@ def score_snapshots(
             len(snapshots),
             architecture,
             state["step"],
-            METRICS[task],
+            metric(task),
             result["value"],
             time.perf_counter() - started,
         )
@@ -226,7 +231,7 @@ def score_snapshots(
         "task": task,
         "status": "done",
         "architecture": architecture,
-        "metric": METRICS[task],
+        "metric": metric(task),
         "chance": CHANCE[task],
         "split": split,
         "n": len(splits["evaluate"]),

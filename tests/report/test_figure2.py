@@ -124,7 +124,7 @@ def test_the_stage_writes_the_lstm_curves_into_the_flat_metrics_and_the_summary(
     argv += ["--lstm-zero-shot-dir", str(tmp_path / "zero_shot_lstm"), "--out-dir", str(results / "figures")]
     cli.main([*argv, "--metrics", str(tmp_path / "figure2_metrics.json")])
     flat = json.loads((tmp_path / "figure2_metrics.json").read_text())
-    assert flat == {"zero_shot_dprd": 0.61, "zero_shot_lstm_dprd": 0.5425}
+    assert flat == {"figure2": {"zero_shot_dprd": 0.61, "zero_shot_lstm_dprd": 0.5425}}
     assert zero_shot_lines(results / "figures" / "figure2.json") == [
         "- Zero-shot Winograd schema (DPRD), transformer: 0.610 with the released weights "
         "(accuracy on 564 test examples, chance 0.5).",

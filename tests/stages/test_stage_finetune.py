@@ -233,8 +233,9 @@ def test_the_mlflow_run_is_named_for_what_ran_and_keeps_the_record_and_curve(
     params, tags = mlflow_run.data.params, mlflow_run.data.tags
     assert (params["task"], params["variant"], params["seed"], params["lr"]) == ("sst2", variant, str(seed), "0.001")
     assert set(params) == {"task", "variant", "seed"} | {k for k in asdict(cfg) if k not in cfg.NOT_PARAMS}
-    assert tags["path.out"] == str(out_dir / f"sst2-seed{seed}.json")
-    assert tags["path.checkpoint"] == str(pretrained / "model.pt") and tags["path.task_dir"] == str(task_dir)
+    # paths in the working directory, the project, relative to it; the checkpoint's, elsewhere, as given
+    assert tags["path.out"] == f"results/sst2-seed{seed}.json" and tags["path.task_dir"] == "tasks/sst2"
+    assert tags["path.checkpoint"] == str(pretrained / "model.pt")
     assert (tags["task"], tags["seed"], tags["ablation"], tags["profile"]) == ("sst2", str(seed), variant, "smoke")
     assert tags[tracking.SOURCE_NAME_TAG] == "gpt1 finetune" and tags[tracking.SOURCE_TYPE_TAG] == "LOCAL"
     assert tags[tracking.GIT_COMMIT_TAG] == commit and tags[tracking.USER_TAG] == getpass.getuser()

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import rankdata
 
-from gpt1.tasks import METRICS
 from gpt1.tasks.metrics import score
+from gpt1.tasks.spec import METRICS
 
 TOL = 1e-12
 

@@ -16,19 +16,10 @@ from conftest import FIXTURES as FIXTURES_DIR
 from conftest import SHARED_DATA
 from gpt1 import cli, download
 from gpt1.download import DownloadError
-from gpt1.tasks import (
-    TASKS,
-    ZERO_SHOT_TASKS,
-    Source,
-    TaskDataMissing,
-    available_splits,
-    download_task,
-    extract_zip,
-    read_split,
-)
-from gpt1.tasks.data import origin, verify_copy
+from gpt1.tasks import TASKS, ZERO_SHOT_TASKS, TaskDataMissing, available_splits, download_task, read_split
+from gpt1.tasks.data import extract_zip, origin, verify_copy
 from gpt1.tasks.registry import STORY_CLOZE_REGISTRATION, STORY_CLOZE_TEST, STORY_CLOZE_VAL
-from gpt1.tasks.spec import STORY_CLOZE_ENV
+from gpt1.tasks.spec import STORY_CLOZE_ENV, Source
 
 FIXTURES = FIXTURES_DIR / "tasks"
 

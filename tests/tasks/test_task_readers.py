@@ -10,16 +10,10 @@ import pytest
 
 from conftest import FIXTURES as FIXTURES_DIR
 from conftest import SHARED_DATA
-from gpt1.tasks import (
-    METRICS,
-    TASKS,
-    Example,
-    TaskDataMissing,
-    available_splits,
-    read_split,
-)
+from gpt1.tasks import TASKS, Example, TaskDataMissing, available_splits, read_split
 from gpt1.tasks.readers import read_story_cloze
 from gpt1.tasks.registry import STORY_CLOZE_REGISTRATION, STORY_CLOZE_TEST, STORY_CLOZE_VAL
+from gpt1.tasks.spec import METRICS
 
 FIXTURES = FIXTURES_DIR / "tasks"
 

@@ -3,7 +3,8 @@ import pytest
 
 from conftest import FIXTURES
 from gpt1.text import encode
-from gpt1.text.bpe import TASK_TOKENS, Tokenizer, train_bpe
+from gpt1.text.bpe import Tokenizer, train_bpe
+from gpt1.text.task_tokens import TASK_TOKENS
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def test_vocabulary_size_and_reserved_task_tokens(bpe_model):
     tok = Tokenizer(bpe_model)
     assert tok.vocab_size == 400
     assert (tok.start_id, tok.delimiter_id, tok.extract_id) == (1, 2, 3)
-    assert [tok.sp.id_to_piece(i) for i in (1, 2, 3)] == list(TASK_TOKENS)
+    assert [tok.sp.id_to_piece(i) for i in (1, 2, 3)] == list(TASK_TOKENS["bpe"])
     assert tok.sp.is_control(1) and tok.sp.is_control(3)
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gpt1.config import FinetuneConfig, GPTConfig, Variant
+from gpt1.config import FinetuneConfig, GPTConfig
 from gpt1.model import GPT
 from gpt1.tasks import TASKS, Example
 from gpt1.training.finetune import (
@@ -20,6 +20,7 @@ from gpt1.training.finetune import (
 )
 from gpt1.training.schedules import warmup_linear
 from gpt1.training.targets import predictions, task_loss
+from gpt1.training.variants import Variant
 
 CFG = GPTConfig(vocab_size=50, n_ctx=24, n_layer=2, n_head=2, n_embd=16, n_inner=32, dropout=0.0)
 

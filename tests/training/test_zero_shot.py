@@ -123,8 +123,8 @@ def test_winograd_scores_the_rest_of_the_sentence_after_each_candidate():
 
 
 def test_the_stage_offers_every_heuristic():
-    assert HEURISTICS == tuple(zero_shot.METRICS) == tuple(zero_shot.CHANCE)
-    assert zero_shot.CHANCE["dprd"] == 0.5 and zero_shot.METRICS["dprd"] == "accuracy"
+    assert tuple(zero_shot.CHANCE) == HEURISTICS
+    assert [zero_shot.metric(task) for task in HEURISTICS] == ["matthews", "accuracy", "accuracy", "accuracy"]
 
 
 # --------------------------------------------------------------------------------------------------

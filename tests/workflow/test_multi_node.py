@@ -12,7 +12,7 @@ import yaml
 
 from conftest import ROOT, project_copy, run, snakemake_jobs
 from gpt1.params import ParamsError, check_group_rules
-from gpt1.training.pretrain import setup_runtime
+from gpt1.training.distributed import setup_runtime
 from slurm_cluster import slurm_cluster
 from test_slurm import PLUGIN, SLURM, for_test_cluster
 

@@ -44,6 +44,10 @@ def test_paper_profile_has_the_papers_hyperparameters():
     t = p["pretrain"]
     assert (t["batch_size"], t["lr"], t["warmup_steps"], t["epochs"], t["max_steps"]) == (64, 2.5e-4, 2000, 100, 0)
     assert (t["weight_decay"], t["grad_clip"], t["adam_beta1"], t["adam_beta2"]) == (0.01, 1.0, 0.9, 0.999)
+    f = p["finetune"]  # the paper's; the optimizer's betas and eps are the released code's (the paper's has none)
+    assert (f["lr"], f["batch_size"], f["epochs"], f["warmup"], f["lm_coef"]) == (6.25e-5, 32, 3, 0.002, 0.5)
+    assert (f["clf_dropout"], f["grad_clip"]) == (0.1, 1.0)
+    assert (f["adam_beta1"], f["adam_beta2"], f["adam_eps"]) == (0.9, 0.999, 1e-8)
 
 
 def raw():
@@ -61,6 +65,18 @@ def test_bad_value_is_named():
     params = raw()
     params["model"]["n_layer"] = 0
     with pytest.raises(ParamsError, match=r"model.n_layer: 0 is less than the minimum"):
+        validate(params)
+
+
+@pytest.mark.parametrize("group", ["pretrain", "finetune"])
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [("adam_beta2", 1.0, "is greater than or equal to the maximum of 1"), ("adam_eps", 0.0, "is less than or equal")],
+)
+def test_both_optimizers_settings_are_checked_alike(group, key, value, why):
+    params = raw()
+    params[group][key] = value
+    with pytest.raises(ParamsError, match=rf"{group}\.{key}: {value} {why}"):
         validate(params)
 
 

@@ -28,7 +28,7 @@ TEST_MEM_MB = 2000  # each job's memory on the test node: several fit beside eac
 
 @PLUGIN
 def test_the_profile_gives_every_paper_job_its_resources():
-    """The README's check: a dry run with the profile shows each job's GPUs, CPUs, memory and run time; the
+    """docs/slurm.md's check: a dry run with the profile shows each job's GPUs, CPUs, memory and run time; the
     profile names only rules that exist (Snakemake ignores a misspelt one)."""
     profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
     done = subprocess.run(

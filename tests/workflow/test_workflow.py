@@ -9,7 +9,14 @@ import pytest
 import yaml
 
 from conftest import FAKE_GPUS, dry_run_jobs, project_copy, run
-from gpt1.tracking import GIT_COMMIT_TAG, PARENT_RUN_TAG, PIPELINE_TAG, SOURCE_NAME_TAG
+from gpt1.tracking import (
+    DVC_BASELINE_TAG,
+    DVC_EXPERIMENT_TAG,
+    GIT_COMMIT_TAG,
+    PARENT_RUN_TAG,
+    PIPELINE_TAG,
+    SOURCE_NAME_TAG,
+)
 from scripts import stage_times
 
 pytestmark = pytest.mark.slow
@@ -91,11 +98,14 @@ def check_outputs_and_tracking(project):
     assert [p["step"] for p in lstm_zero_shot["points"]] == [0, 15, 30] and lstm_zero_shot["architecture"] == "lstm"
     assert "![Figure 2" in (project / "results" / "summary.md").read_text()
     client, runs = tracked_runs(project)
+    assert client.get_experiment_by_name("gpt1").tags["mlflow.experimentKind"] == "custom_model_development"  # runs
     (parent,) = [r for r in runs if "stage" not in r.data.tags]  # the invocation's, named for it
     stage_runs = [r for r in runs if r != parent]
     group = parent.info.run_name
     assert group.startswith(("snakemake-", "dvc-exp-smoke-")) and parent.data.tags[PIPELINE_TAG] == group
     assert all(r.data.tags[PIPELINE_TAG] == group for r in stage_runs)
+    if group.startswith("dvc-exp-"):  # the experiment's name and the commit it was made from, on every run
+        assert {(r.data.tags[DVC_EXPERIMENT_TAG], len(r.data.tags[DVC_BASELINE_TAG])) for r in runs} == {("smoke", 40)}
     assert all(r.data.tags[PARENT_RUN_TAG] == parent.info.run_id for r in stage_runs)
     by_stage = {r.data.tags["stage"]: r for r in stage_runs}
     assert set(by_stage) == set(STAGES)
@@ -133,7 +143,12 @@ def check_outputs_and_tracking(project):
     assert [m.step for m in client.get_metric_history(pretrain.info.run_id, "val_ppl")] == [10, 20, 30]
     assert len(client.get_metric_history(pretrain.info.run_id, "train_loss")) == 6
     assert pretrain.data.metrics["final_val_ppl"] > 1
-    assert by_stage["train_bpe"].data.tags["bpe_model"].endswith("results/bpe/bpe.model")
+    assert pretrain.data.params["steps"] == "30" and "final_steps" not in pretrain.data.metrics  # a constant: a param
+    assert by_stage["train_bpe"].data.tags["bpe_model"] == "results/bpe/bpe.model"
+    assert pretrain.data.tags["checkpoint"] == "results/pretrain/model.pt"
+    for r in runs:  # project-relative paths: the runs compare across clones and machines
+        for name, value in (r.data.tags | r.data.params).items():
+            assert not value.startswith("/") and str(project) not in value, (r.info.run_name, name, value)
     return runs
 
 
@@ -188,7 +203,7 @@ def test_snakemake_report_holds_the_tables_figure_and_summary_with_captions(snak
 
 
 def test_stage_times_reads_every_job_of_the_run_from_snakemakes_log(snakemake_project):
-    """scripts/stage_times.py, which the README's per-stage times come from, on the smoke run's own log."""
+    """scripts/stage_times.py, which docs/default-profile.md's per-stage times come from, on the smoke run's own log."""
     (log,) = sorted((snakemake_project / ".snakemake" / "log").glob("*.snakemake.log"))[:1]
     jobs = stage_times.job_times(log.read_text().splitlines())
     counts = {name: sum(1 for job in jobs if job[0] == name) for name in STAGES}
@@ -203,8 +218,32 @@ def test_dvc_runs_the_chain_then_is_up_to_date(dvc_project):
     again = run(["dvc", "repro"], dvc_project)
     assert "up to date" in again.stdout + again.stderr
     assert "val_ppl" in run(["dvc", "metrics", "show"], dvc_project).stdout
-    plots = run(["dvc", "plots", "show", "--json"], dvc_project).stdout
-    assert "results/curves/full/sst2-seed42.csv" in plots and "figure2.png" in plots
+    plots = json.loads(run(["dvc", "plots", "show", "--json", "--split"], dvc_project).stdout)["data"]
+    assert "results/figures/figure2.png" in plots
+    # fine-tuning: a panel per task (not per run), a line per seed, a point per logged interval of each run
+    assert {k for k in plots if "curves" in k} == {f"results/curves/tasks/{task}.csv" for task in SMOKE_TASKS}
+    for task in SMOKE_TASKS:
+        (panel,) = plots[f"results/curves/tasks/{task}.csv"]
+        points = [(row["seed"], int(row["step"])) for row in panel["anchor_definitions"]["<DVC_METRIC_DATA>"]]
+        logged = []
+        for seed in SEEDS:
+            record = json.loads((dvc_project / f"results/metrics/full/{task}-seed{seed}.json").read_text())
+            logged += [(seed, point["step"]) for point in record["curves"]]
+        assert points == logged and len(logged) >= len(SEEDS), task
+    run(["dvc", "plots", "show"], dvc_project)  # its page, in dvc_plots/: ignored
+    assert (dvc_project / "dvc_plots" / "index.html").exists()
+    assert "dvc_plots" not in run(["git", "status", "--porcelain"], dvc_project).stdout
+
+
+# docs/dvc.md's `dvc exp show` recipe: the parameters that differ between the rows (not the code's and data's
+# hashes), each experiment's profile and two headline numbers (the GLUE score, Table 5's average)
+EXP_SHOW = [
+    "--only-changed",
+    "--drop",
+    ".*/|Created|pretrain(_lstm)?\\.(val_|tokens)|table|figure2",
+    "--keep",
+    "profile$|table4\\.glue$|table5\\.avg_full$",
+]
 
 
 def shown_metrics(project) -> dict[str, dict]:
@@ -220,7 +259,7 @@ def shown_metrics(project) -> dict[str, dict]:
 
 
 def test_each_dvc_experiment_keeps_its_metrics(dvc_project):
-    """The README's way: the run committed (dvc.lock and metrics/), then two experiments beside it. The flat
+    """docs/dvc.md's way: the run committed (dvc.lock and metrics/), then two experiments beside it. The flat
     metrics files are in git, so each experiment's commit holds them: `dvc exp show` has numbers for the
     baseline and every experiment, not only for the workspace."""
     run(["git", "add", "dvc.lock", "metrics", "params.yaml"], dvc_project)
@@ -231,6 +270,7 @@ def test_each_dvc_experiment_keeps_its_metrics(dvc_project):
         shown = shown_metrics(dvc_project)
         changed = run(["dvc", "exp", "show", "--csv", "--only-changed"], dvc_project).stdout.splitlines()[0]
         every = run(["dvc", "exp", "show", "--csv"], dvc_project).stdout.splitlines()[0].split(",")
+        recipe = run(["env", "COLUMNS=120", "dvc", "exp", "show", "--no-pager", *EXP_SHOW], dvc_project).stdout
     finally:  # the other tests' workspace: the committed run
         run(["git", "checkout", "--", "params.yaml", "dvc.lock", "metrics"], dvc_project)
         run(["dvc", "checkout"], dvc_project)
@@ -239,13 +279,27 @@ def test_each_dvc_experiment_keeps_its_metrics(dvc_project):
     flat.add("metrics/figure2.json")
     for name, metrics in shown.items():
         assert set(metrics) == flat, name
-        assert all(isinstance(v, (int, float)) for numbers in metrics.values() for v in numbers.values()), name
-        assert metrics["metrics/pretrain.json"]["val_ppl"] > 1 and "avg_full" in metrics["metrics/table5.json"]
-        assert metrics["metrics/pretrain_lstm.json"]["val_ppl"] > 1 and "avg_lstm" in metrics["metrics/table5.json"]
+        # each file's numbers under the name of what they come from: the columns read `table5.avg_full`
+        assert {file: set(numbers) for file, numbers in metrics.items()} == {
+            "metrics/pretrain.json": {"pretrain"},
+            "metrics/pretrain_lstm.json": {"pretrain_lstm"},
+            "metrics/tables.json": {"table2", "table3", "table4"},
+            "metrics/table5.json": {"table5"},
+            "metrics/figure2.json": {"figure2"},
+        }, name
+        numbers = {f"{group}.{k}": v for file in metrics.values() for group, n in file.items() for k, v in n.items()}
+        assert all(isinstance(v, (int, float)) for v in numbers.values()), name
+        assert numbers["pretrain.val_ppl"] > 1 and numbers["pretrain_lstm.val_ppl"] > 1, name
+        assert {"table4.sst2", "table4.glue", "table5.avg_full", "table5.avg_lstm"} <= set(numbers), name
     assert shown["four-examples"]["metrics/tables.json"] == shown["baseline"]["metrics/tables.json"]
     assert not any(column.startswith("profiles.") for column in every)  # choices, not a run's values
-    # the README's side-by-side view: what differs, the changed parameter and what it changed
+    # docs/dvc.md's side-by-side view: what differs, the changed parameter and what it changed
     assert "zero_shot.max_examples" in changed.split(",") and len(changed.split(",")) < 20, changed
+    # docs/dvc.md's recipe, at 120 columns: each experiment's profile, changed parameter and headline numbers, whole
+    assert all(len(line) <= 120 for line in recipe.splitlines()) and "…" not in recipe, recipe
+    for column in ("Experiment", "profile", "zero_shot.max_examples", "table4.glue", "table5.avg_full"):
+        assert column in recipe, column
+    assert "four-examples" in recipe and "eight-examples" in recipe and "gpt1/" not in recipe, recipe
 
 
 def test_dvc_plots_of_pretraining_have_no_blank_cells(dvc_project):
@@ -260,7 +314,7 @@ def test_dvc_plots_of_pretraining_have_no_blank_cells(dvc_project):
 
 
 def test_a_clone_with_dvc_pull_is_up_to_date(dvc_project, tmp_path):
-    """The README's remote: results committed as dvc.lock and metrics/, data pushed; a clone pulls and has
+    """docs/dvc.md's remote: results committed as dvc.lock and metrics/, data pushed; a clone pulls and has
     nothing to rerun."""
     storage = tmp_path / "storage"
     run(["dvc", "remote", "add", "-d", "storage", str(storage)], dvc_project)
@@ -275,6 +329,12 @@ def test_a_clone_with_dvc_pull_is_up_to_date(dvc_project, tmp_path):
     assert (clone / "results" / "tables" / "table5.md").read_text() == (
         dvc_project / "results/tables/table5.md"
     ).read_text()
+    # Snakemake judges by the files' times, which a pull sets in no order (a dry run here planned 23 of 28 jobs,
+    # pretraining included): docs/dvc.md's one command marks the pulled outputs up to date, in the DAG's order
+    run(["snakemake", "--touch", "--cores", "1"], clone)
+    again = run(["snakemake", "-n"], clone)
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout
+    assert json.loads(run(["dvc", "status", "--json"], clone).stdout) == {}  # the same content: DVC agrees
 
 
 def numbers(value, path="") -> dict[str, object]:

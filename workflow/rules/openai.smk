@@ -13,6 +13,8 @@ rule import_openai_gpt:
             "gpt1/params.py",
             "gpt1/progress.py",
             "gpt1/released.py",
+            "gpt1/text/__init__.py",
+            "gpt1/text/task_tokens.py",
             "gpt1/tracking.py",
             "gpt1/weights.py",
         ),

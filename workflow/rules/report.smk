@@ -20,13 +20,14 @@ rule tables:
         ),
         summary="results/tables/tables.json",
         flat_metrics="metrics/tables.json",
+        curves=directory("results/curves/tasks"),
     log:
         "results/logs/tables.log",
     conda:
         "../envs/gpt1.yaml"
     shell:
         "gpt1 tables --metrics-dir results/metrics/full --out-dir results/tables --metrics {output.flat_metrics}"
-        " --log-file {log}"
+        " --curves-dir {output.curves} --log-file {log}"
 
 
 # Table 5, the ablations: `snakemake --cores all table5`.
@@ -173,7 +174,9 @@ rule summary:
         ),
         pretrain=START["pretrain_metrics"],  # none under runs.init: openai-gpt
         pretrain_lstm="results/pretrain_lstm/metrics.json",
-        tables=rules.tables.output,
+        tables=rules.tables.output.tables,  # not the curves (dvc plots)
+        tables_summary=rules.tables.output.summary,
+        tables_metrics=rules.tables.output.flat_metrics,
         table5=rules.table5.output,
         figure=rules.figure2.output,
     output:
