@@ -5,7 +5,8 @@ error and the others still run:
 
 1. matmul: measured bf16 and fp32 (and tf32) matmul TFLOP/s.
 2. mfu: the paper's model (12 x 768, context 512, vocabulary 40,478) training at the largest batch that fits,
-   torch.compile off and on: tokens/s, MFU against the measured bf16 matmul, peak memory.
+   torch.compile off and on: tokens/s, MFU against the card's datasheet bf16 peak (a table of known cards) and
+   against the measured matmul rate, peak memory.
 3. finetune: fine-tuning examples/s and peak memory at SST-2's shape (32 sequences of 64 tokens) and RACE's
    (32 questions x 4 answers x 512 tokens), in micro-batches of 8 and whole.
 4. pretrain: a few hundred pretraining updates (gpt1.training.pretrain) on a learnable Markov chain; whether the
@@ -293,10 +294,11 @@ def section_lines(name: str, result: dict) -> list[str]:
             for row in part["rows"]:
                 figures = row.get("error") or row.get("reason")
                 if "tokens_per_s" in row:
-                    mfu, peak = fmt(row["mfu"], ".1%"), fmt(row["peak_gib"])
-                    figures = f"{row['tokens_per_s']:,.0f} tokens/s, MFU {mfu}, peak {peak} GiB"
+                    mfu, of_matmul = fmt(row["mfu"], ".1%"), fmt(row["mfu_of_measured_matmul"], ".1%")
+                    figures = f"{row['tokens_per_s']:,.0f} tokens/s, MFU {mfu} ({of_matmul} of the measured matmul)"
+                    figures += f", peak {fmt(row['peak_gib'])} GiB"
                 lines.append(f"mfu {mode} batch {row['batch']}: {figures}")
-        return lines
+        return [f"mfu against: {result['mfu_denominator']}", *lines]
     if name == "finetune":
         lines = []
         for shape, part in result.items():

@@ -85,6 +85,26 @@ def matmul_tflops(device: torch.device, dtype: torch.dtype, n: int, calls: int, 
     return 2.0 * n**3 * calls / statistics.median(seconds) / 1e12
 
 
+# Dense bf16 tensor-core peaks from NVIDIA's datasheets, TFLOP/s without sparsity: the usual MFU denominator
+# (PaLM's definition, as nanoGPT and llm.c report it). Matched in this order against torch's device name (an H100
+# SXM is "NVIDIA H100 80GB HBM3").
+DATASHEET_BF16_TFLOPS = (
+    ("H100 NVL", 835.0),
+    ("H100 PCIe", 756.0),
+    ("H100", 989.0),
+    ("H200 NVL", 836.0),
+    ("H200", 989.0),
+    ("A100", 312.0),
+)
+
+
+def datasheet_peak(device: torch.device) -> dict:
+    """The card's datasheet peak, or None for a card (or a CPU) the table does not know."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
+    card, tflops = next(((card, t) for card, t in DATASHEET_BF16_TFLOPS if card.lower() in name.lower()), (None, None))
+    return {"device_name": name, "datasheet_card": card, "datasheet_bf16_tflops": tflops}
+
+
 def matmul_peak(plan, device: torch.device, clock, done: dict) -> dict:
     """bf16 and fp32 (and on CUDA tf32) matmul throughput; MFU is measured against bf16 on CUDA, fp32 on the
     CPU (where training runs in fp32, as benchmarks/bench.py)."""
@@ -100,12 +120,16 @@ def matmul_peak(plan, device: torch.device, clock, done: dict) -> dict:
     finally:
         torch.backends.cuda.matmul.allow_tf32 = tf32_before
     peak = "bf16" if device.type == "cuda" else "fp32"
-    return result | {
-        "n": n,
-        "calls_per_timing": calls,
-        "mfu_peak_tflops": result[f"{peak}_tflops"],
-        "mfu_peak": f"{peak}: the precision training runs in on this device",
-    }
+    return (
+        result
+        | datasheet_peak(device)
+        | {
+            "n": n,
+            "calls_per_timing": calls,
+            "mfu_peak_tflops": result[f"{peak}_tflops"],
+            "mfu_peak": f"{peak}: the precision training runs in on this device",
+        }
+    )
 
 
 # --- 2. MFU of the paper config -------------------------------------------------------------------
@@ -138,20 +162,36 @@ def lm_loss(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return model(x, y)[1]
 
 
-def with_mfu(rows: list[dict], flops_per_token: float, peak_tflops: float | None) -> dict:
+def with_mfu(rows: list[dict], flops_per_token: float, peaks: dict) -> dict:
+    """Each fitted row's MFU against the datasheet peak (`mfu`, None for a card the table does not know) and
+    against the measured matmul rate (`mfu_of_measured_matmul`)."""
     fitted = [row for row in rows if "tokens_per_s" in row]
     for row in fitted:
-        row["mfu"] = row["tokens_per_s"] * flops_per_token / (peak_tflops * 1e12) if peak_tflops else None
+        flops = row["tokens_per_s"] * flops_per_token
+        for key, peak in (("mfu", peaks["datasheet"]), ("mfu_of_measured_matmul", peaks["measured"])):
+            row[key] = flops / (peak * 1e12) if peak else None
     largest = max(fitted, key=lambda row: row["batch"], default={})
     return {"largest_batch": largest.get("batch"), "largest_batch_mfu": largest.get("mfu"), "rows": rows}
 
 
+def mfu_denominator(device: torch.device, datasheet: float | None, measured: str | None) -> str:
+    first = (
+        f"`mfu`: the datasheet's dense bf16 peak, {datasheet:g} TFLOP/s"
+        if datasheet
+        else (f"`mfu`: none (no datasheet peak known for {datasheet_peak(device)['device_name']})")
+    )
+    second = f"the measured {measured.split(':')[0]} matmul" if measured else "none (section matmul did not finish)"
+    return f"{first}; `mfu_of_measured_matmul`: {second}"
+
+
 def model_flops_utilisation(plan, device: torch.device, clock, done: dict) -> dict:
-    peak = done.get("matmul", {}).get("mfu_peak_tflops")
+    matmul = done.get("matmul", {})
+    peak = matmul.get("mfu_peak_tflops")
+    peaks = {"datasheet": datasheet_peak(device)["datasheet_bf16_tflops"], "measured": peak}
     torch.manual_seed(0)
     model = GPT(plan.model).to(device)
     flops_per_token = model.flops_per_token(plan.model.n_ctx)
-    eager = with_mfu(training_steps(model, model, device, plan.mfu_batches, plan, clock), flops_per_token, peak)
+    eager = with_mfu(training_steps(model, model, device, plan.mfu_batches, plan, clock), flops_per_token, peaks)
     result = {
         "config": plan.model.to_dict(),
         "parameters": model.num_parameters(),
@@ -159,7 +199,8 @@ def model_flops_utilisation(plan, device: torch.device, clock, done: dict) -> di
         "flops_formula": "6 N + 12 L d T; N: the blocks' weight matrices plus the tied LM head (gpt1.model, "
         "as benchmarks/bench.py)",
         "peak_tflops": peak,
-        "mfu_note": None if peak else "no matmul peak measured (section matmul did not finish): MFU is null",
+        **datasheet_peak(device),
+        "mfu_denominator": mfu_denominator(device, peaks["datasheet"], matmul.get("mfu_peak")),
         "step": "forward + backward + clip_grad_norm_(1.0) + AdamW (fused on CUDA), bf16 autocast on CUDA, dropout on",
         "eager": eager,
     }
@@ -173,7 +214,7 @@ def model_flops_utilisation(plan, device: torch.device, clock, done: dict) -> di
         try:  # a compiler error (no C compiler, an Inductor bug) costs the compiled figures, not the eager ones
             compiled = torch.compile(model, dynamic=False)  # a static graph per batch size: pretraining has one
             rows = training_steps(model, compiled, device, halvings, plan, clock, first_fit=True)
-            result["compiled"] = with_mfu(rows, flops_per_token, peak)
+            result["compiled"] = with_mfu(rows, flops_per_token, peaks)
         except Exception as error:
             result["compiled"] = {"status": "error", "reason": f"{type(error).__name__}: {error}"[:2000]}
     return result

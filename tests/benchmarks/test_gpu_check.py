@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from benchmarks import gpu_check
+from benchmarks import gpu_check_sections as sections
 from conftest import ROOT
 
 # A bare CUDA machine in a Python start-up hook: mlflow, snakemake and dvc cannot be imported (as if not
@@ -74,15 +75,22 @@ def test_tiny_run_writes_every_section_timed(tiny):
 
 
 def test_tiny_run_measures_matmul_and_mfu(tiny):
-    report, _ = tiny
+    report, stdout = tiny
+    assert "mfu against: `mfu`: none (no datasheet peak known for cpu)" in stdout  # the denominator, named
     matmul, mfu = report["sections"]["matmul"], report["sections"]["mfu"]
     assert matmul["bf16_tflops"] > 0 and matmul["fp32_tflops"] > 0
     assert matmul["mfu_peak_tflops"] == matmul["fp32_tflops"]  # the CPU trains in fp32
     assert mfu["peak_tflops"] == matmul["fp32_tflops"] and mfu["flops_per_token"] > 0
     rows = mfu["eager"]["rows"]
     assert [row["batch"] for row in rows] == list(gpu_check.TINY.mfu_batches)
-    for row in rows:
-        assert row["tokens_per_s"] > 0 and 0 < row["mfu"] < 1
+    for row in rows:  # a CPU has no datasheet peak: MFU against the measured fp32 matmul only
+        assert row["tokens_per_s"] > 0 and row["mfu"] is None and 0 < row["mfu_of_measured_matmul"] < 1
+        expected = row["tokens_per_s"] * mfu["flops_per_token"] / (matmul["fp32_tflops"] * 1e12)
+        assert row["mfu_of_measured_matmul"] == pytest.approx(expected)
+    assert mfu["datasheet_bf16_tflops"] is None
+    assert mfu["mfu_denominator"] == (
+        "`mfu`: none (no datasheet peak known for cpu); `mfu_of_measured_matmul`: the measured fp32 matmul"
+    )
     assert mfu["eager"]["largest_batch"] == gpu_check.TINY.mfu_batches[-1]
     assert mfu["compiled"]["status"] == "skipped" and "--tiny" in mfu["compiled"]["reason"]
 
@@ -181,3 +189,27 @@ def test_the_batch_search_stops_at_the_first_batch_out_of_memory_and_compile_hal
     assert all(p.grad is None for p in model.parameters())
     halving = training_steps(model, fits_below_8, cpu, (16, 8, 4, 2), gpu_check.TINY, clock, first_fit=True)
     assert [(row["batch"], "tokens_per_s" in row) for row in halving] == [(16, False), (8, False), (4, True)]
+
+
+@pytest.mark.parametrize(
+    ("name", "card", "tflops"),
+    [
+        ("NVIDIA H100 80GB HBM3", "H100", 989.0),
+        ("NVIDIA H100 PCIe", "H100 PCIe", 756.0),
+        ("NVIDIA H100 NVL", "H100 NVL", 835.0),
+        ("NVIDIA H200", "H200", 989.0),
+        ("NVIDIA A100-SXM4-80GB", "A100", 312.0),
+        ("NVIDIA GeForce RTX 4090", None, None),
+    ],
+)
+def test_mfu_is_against_the_datasheet_peak_of_a_known_card(name, card, tflops, monkeypatch):
+    """The usual MFU (PaLM's, nanoGPT's) divides by the card's dense bf16 datasheet peak; an unknown card has none
+    and the check reports MFU against the measured matmul only."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+    found = sections.datasheet_peak(torch.device("cuda"))
+    assert (found["datasheet_card"], found["datasheet_bf16_tflops"]) == (card, tflops)
+    rows = sections.with_mfu([{"batch": 8, "tokens_per_s": 1e5}], 1e9, {"datasheet": tflops, "measured": 500.0})["rows"]
+    assert rows[0]["mfu"] == (pytest.approx(1e14 / (tflops * 1e12)) if tflops else None)
+    assert rows[0]["mfu_of_measured_matmul"] == pytest.approx(0.2)
