@@ -1,29 +1,35 @@
 """`python -m benchmarks.gpu_check --out DIR`: the prepared device check, for the day a CUDA machine is lent.
 
-Five sections, in this order, each timed on its own; one that fails (out of memory, a compile error) records its
+Six sections, in this order, each timed on its own; one that fails (out of memory, a compile error) records its
 error and the others still run:
 
-1. matmul: measured bf16 and fp32 (and tf32) matmul TFLOP/s.
-2. mfu: the paper's model (12 x 768, context 512, vocabulary 40,478) training at the largest batch that fits,
+1. correctness: the device's training path against the CPU's fp32 (and float64): fp32 loss, logits, gradients
+   and fused AdamW tightly, bf16 autocast within a stated tolerance, micro-batches against the whole batch,
+   pretraining resumed against whole, the released architecture against transformers' (gpu_check_correctness).
+2. matmul: measured bf16 and fp32 (and tf32) matmul TFLOP/s.
+3. mfu: the paper's model (12 x 768, context 512, vocabulary 40,478) training at the largest batch that fits,
    torch.compile off and on: tokens/s, MFU against the card's datasheet bf16 peak (a table of known cards) and
    against the measured matmul rate, peak memory.
-3. finetune: fine-tuning examples/s and peak memory at SST-2's shape (32 sequences of 64 tokens) and RACE's
-   (32 questions x 4 answers x 512 tokens), in micro-batches of 8 and whole.
-4. pretrain: a few hundred pretraining updates (gpt1.training.pretrain) on a learnable Markov chain; whether the
+4. finetune: one fine-tuning update of the paper's model for each of the 12 tasks at the paper's batch of 32,
+   every sequence 512 tokens: peak memory and examples/s at the `paper` profile's micro-batch size, and the
+   largest micro-batch that fits the card.
+5. pretrain: a few hundred pretraining updates (gpt1.training.pretrain) on a learnable Markov chain; whether the
    loss fell well below the unigram loss.
-5. openai_gpt: a random model of the released shapes, imported as `gpt1 import-openai-gpt` does, fine-tuned.
+6. openai_gpt: a random model of the released shapes, imported as `gpt1 import-openai-gpt` does, fine-tuned.
 
 Writes DIR/gpu_check.json (rewritten after every section, so that a run cut short keeps what it measured) and
-prints a short summary. Sections start only while `--budget-s` lasts (each needs its estimate left); the rest
-are skipped with the reason. `--tiny`: tiny sizes, a few steps, no compile, one CPU thread: about 15 s on a CPU
-(the tests run it). `--dry-run`: print the plan and run nothing. Imports torch, numpy, transformers and gpt1's
-training code only: no Snakemake, DVC or MLflow (tests/benchmarks/test_gpu_check.py checks it).
+prints a short summary; exits with 1 when a correctness check failed. Sections start only while `--budget-s`
+lasts (each needs its estimate left); the rest are skipped with the reason. `--tiny`: tiny sizes, a few steps,
+no compile, one CPU thread: well under a minute on a CPU (the tests run it). `--dry-run`: print the plan and run
+nothing. Imports torch, numpy, transformers and gpt1's training code only: no Snakemake, DVC or MLflow
+(tests/benchmarks/test_gpu_check.py checks it).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import json
 import logging
 import os
@@ -38,6 +44,7 @@ from pathlib import Path
 
 from gpt1.config import GPTConfig
 from gpt1.files import atomic_write_json
+from gpt1.tasks import TASKS
 
 log = logging.getLogger("gpu_check")
 
@@ -46,15 +53,14 @@ ABSENT = ("mlflow", "snakemake", "dvc")  # what a bare CUDA machine lacks: nothi
 
 
 @dataclass(frozen=True)
-class FinetuneShape:
-    name: str
+class MicroCheck:
+    """correctness's micro-batch check: a fine-tuning batch of `examples` of `task`, sequences of up to
+    `max_tokens`, whole and in micro-batches of `micro` examples."""
+
     task: str
     examples: int
-    sequences: int
-    """Per example: 1 for SST-2, the 4 answers of a RACE question."""
-    tokens: int
-    micro: tuple[int, ...]
-    """Micro-batch sizes tried, in examples (finetune.micro_batch_size); 0: the whole batch at once."""
+    max_tokens: int
+    micro: int
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,12 @@ class Plan:
     """Batch sizes tried without compile, doubling, until one runs out of memory."""
     timed_steps: int
     compile: bool
-    finetune_shapes: tuple[FinetuneShape, ...]
+    finetune_tasks: tuple[str, ...]
+    finetune_batch: int
+    finetune_tokens: int
+    """Every sequence of the fine-tuning batch this long: the peak a batch of the longest examples reaches."""
+    finetune_micro: int
+    """The `paper` profile's finetune.micro_batch_size (a test keeps them equal)."""
     finetune_steps: int
     pretrain_steps: int
     pretrain_batch: int
@@ -78,6 +89,13 @@ class Plan:
     chain_tokens: int
     released: GPTConfig
     """The release's shapes, before gpt1.weights appends the three task-token rows."""
+    correctness_batch: int
+    """Sequences of the full context compared across devices and precisions."""
+    micro_check: MicroCheck
+    resume_model: GPTConfig
+    resume_steps: int
+    resume_batch: tuple[int, int]
+    """Pretraining's batch and micro-batch in the resume check."""
     openai_examples: int
     openai_batch: int
     needs_cuda: bool = False
@@ -95,11 +113,11 @@ GPU = Plan(
     mfu_batches=(8, 16, 32, 64, 128),
     timed_steps=5,
     compile=True,
-    finetune_shapes=(
-        FinetuneShape("sst2", "sst2", 32, 1, 64, (8, 0)),
-        FinetuneShape("race", "race", 32, 4, 512, (8, 0)),
-    ),
-    finetune_steps=3,
+    finetune_tasks=tuple(TASKS),
+    finetune_batch=32,
+    finetune_tokens=512,
+    finetune_micro=8,
+    finetune_steps=2,
     pretrain_steps=300,
     pretrain_batch=64,
     pretrain_micro=32,
@@ -109,8 +127,13 @@ GPU = Plan(
     released=GPTConfig(vocab_size=40478, n_ctx=512, n_layer=12, n_head=12, n_embd=768, n_inner=3072),
     openai_examples=256,
     openai_batch=32,
+    correctness_batch=2,
+    micro_check=MicroCheck("race", 8, 128, 2),
+    resume_model=GPTConfig(n_layer=2),  # the paper's width and vocabulary; 2 of its 12 layers
+    resume_steps=20,
+    resume_batch=(16, 8),
     needs_cuda=True,
-    estimate_s={"matmul": 10, "mfu": 120, "finetune": 40, "pretrain": 60, "openai_gpt": 40},
+    estimate_s={"correctness": 60, "matmul": 10, "mfu": 120, "finetune": 60, "pretrain": 60, "openai_gpt": 40},
 )
 TINY_MODEL = GPTConfig(vocab_size=512, n_ctx=64, n_layer=2, n_head=2, n_embd=64, n_inner=256)
 TINY = Plan(
@@ -121,11 +144,11 @@ TINY = Plan(
     mfu_batches=(2, 4),
     timed_steps=2,
     compile=False,
-    finetune_shapes=(
-        FinetuneShape("sst2", "sst2", 8, 1, 16, (2, 0)),
-        FinetuneShape("race", "race", 4, 4, 64, (2, 0)),
-    ),
-    finetune_steps=2,
+    finetune_tasks=tuple(TASKS),
+    finetune_batch=4,
+    finetune_tokens=32,
+    finetune_micro=1,
+    finetune_steps=1,
     pretrain_steps=150,
     pretrain_batch=16,
     pretrain_micro=16,
@@ -135,6 +158,11 @@ TINY = Plan(
     released=GPTConfig(vocab_size=509, n_ctx=64, n_layer=2, n_head=2, n_embd=32, n_inner=128),
     openai_examples=32,
     openai_batch=8,
+    correctness_batch=2,
+    micro_check=MicroCheck("race", 4, 32, 1),
+    resume_model=TINY_MODEL,
+    resume_steps=12,
+    resume_batch=(8, 4),
 )
 
 
@@ -154,19 +182,22 @@ Section = Callable[[Plan, object, Clock, dict], dict]
 
 
 SECTIONS = {
-    "matmul": "matmul_peak",
-    "mfu": "model_flops_utilisation",
-    "finetune": "finetune_shapes",
-    "pretrain": "pretraining_updates",
-    "openai_gpt": "openai_gpt_path",
+    "correctness": "gpu_check_correctness.device_matches_reference",
+    "matmul": "gpu_check_sections.matmul_peak",
+    "mfu": "gpu_check_sections.model_flops_utilisation",
+    "finetune": "gpu_check_sections.finetune_tasks",
+    "pretrain": "gpu_check_sections.pretraining_updates",
+    "openai_gpt": "gpu_check_sections.openai_gpt_path",
 }
-"""Each section's function in benchmarks.gpu_check_sections, in the order they run."""
+"""Each section's function in benchmarks/, in the order they run."""
 
 
 def sections() -> dict[str, Section]:
-    from benchmarks import gpu_check_sections
-
-    return {name: getattr(gpu_check_sections, function) for name, function in SECTIONS.items()}
+    found = {}
+    for name, where in SECTIONS.items():
+        module, function = where.rsplit(".", 1)
+        found[name] = getattr(importlib.import_module(f"benchmarks.{module}"), function)
+    return found
 
 
 def run_section(name: str, run: Section, plan: Plan, device, clock: Clock, done: dict) -> dict:
@@ -280,6 +311,12 @@ def fmt(value, spec: str = ".3g") -> str:
 def section_lines(name: str, result: dict) -> list[str]:
     if result["status"] != "ok":
         return [f"{name}: {result['status']}: {result.get('error') or result.get('reason')}"]
+    if name == "correctness":
+        return [
+            f"correctness {check}: {verdict(figures)}"
+            + ("" if "error" in figures else f" ({CORRECTNESS_FIGURES[check](figures)})")
+            for check, figures in result["checks"].items()
+        ]
     if name == "matmul":
         rest = f", tf32 {fmt(result['tf32_tflops'])}" if "tf32_tflops" in result else ""
         bf16, fp32 = fmt(result["bf16_tflops"]), fmt(result["fp32_tflops"])
@@ -300,14 +337,17 @@ def section_lines(name: str, result: dict) -> list[str]:
                 lines.append(f"mfu {mode} batch {row['batch']}: {figures}")
         return [f"mfu against: {result['mfu_denominator']}", *lines]
     if name == "finetune":
-        lines = []
-        for shape, part in result.items():
-            if isinstance(part, dict) and "rows" in part:
-                for row in part["rows"]:
-                    figures = row.get("error") or row.get("reason")
-                    if "examples_per_s" in row:
-                        figures = f"{row['examples_per_s']:,.1f} examples/s, peak {fmt(row['peak_gib'])} GiB"
-                    lines.append(f"finetune {shape} micro-batch {row['micro_batch']}: {figures}")
+        lines = [f"finetune batch {result['batch']} x {result['tokens_per_sequence']} tokens, {result['precision']}:"]
+        for task, part in result["tasks"].items():
+            if "rows" not in part:
+                lines.append(f"  {task}: {part['status']}: {part['reason']}")
+                continue
+            at_profile = fmt(part["profile_micro_batch_examples_per_s"], ",.1f")
+            lines.append(
+                f"  {task} ({part['sequences_per_batch']} sequences): micro-batch {result['profile_micro_batch']} "
+                f"peak {fmt(part['profile_micro_batch_peak_gib'])} GiB, {at_profile} examples/s; "
+                f"largest that fits {fmt(part['largest_micro_batch_that_fits'], '')}"
+            )
         return lines
     if name == "pretrain":
         return [
@@ -318,6 +358,33 @@ def section_lines(name: str, result: dict) -> list[str]:
         f"openai_gpt: {result['updates']} updates in {result['finetune_wall_s']:.1f} s, dev {result['dev_metrics']} "
         f"(build and import {result['build_and_import_s']:.1f} s)"
     ]
+
+
+CORRECTNESS_FIGURES = {
+    "fp32": lambda r: (
+        f"device vs CPU: loss {fmt(r['device_vs_cpu']['loss_rel'])} rel, logits "
+        f"{fmt(r['device_vs_cpu']['logits_max_abs'])} max, gradients {fmt(r['device_vs_cpu']['grad_rel'])} rel; "
+        f"AdamW {fmt(r['adamw']['update_max_abs_over_lr'])} of lr"
+    ),
+    "bf16": lambda r: (
+        f"{r['autocast']} vs float64: loss {fmt(r['vs_float64']['loss_rel'])} rel, logits "
+        f"{fmt(r['vs_float64']['logits_rel_rms'])} rms, gradients {fmt(r['vs_float64']['grad_rel'])} rel"
+    ),
+    "micro_batches": lambda r: (
+        f"{r['task']} micro-batches of {r['micro_batch']} vs whole ({r['precision']}): "
+        f"gradients {fmt(r['micro_vs_whole']['grad_rel'])} rel (tolerance {r['tolerance']:g})"
+    ),
+    "resume": lambda r: (
+        f"{r['updates']} updates resumed after {r['stopped_after']}: max difference "
+        f"{fmt(r['resumed_max_abs_difference'])} (two whole runs: {fmt(r['whole_runs_max_abs_difference'])})"
+    ),
+    "released": lambda r: f"logits vs transformers {r['transformers']}: {fmt(r['logits_max_abs'])} max",
+}
+
+
+def verdict(figures: dict) -> str:
+    word = "passed" if figures["passed"] else "FAILED"
+    return f"{word}: {figures['error']}" if "error" in figures else word
 
 
 def summary(report: dict) -> str:
@@ -361,6 +428,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"gpu_check: {error}")
     print(summary(report))
     print(f"written: {args.out / REPORT}")
+    if failed_correctness(report):
+        failed = ", ".join(failed_correctness(report))
+        sys.exit(f"gpu_check: correctness failed on {report['machine']['device']}: {failed} (see {REPORT})")
+
+
+def failed_correctness(report: dict) -> list[str]:
+    checks = report["sections"].get("correctness", {}).get("checks", {})
+    return [name for name, figures in checks.items() if not figures["passed"]]
 
 
 if __name__ == "__main__":

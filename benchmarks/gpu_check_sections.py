@@ -26,6 +26,7 @@ from benchmarks.bench import sync, trainer
 from gpt1.config import FinetuneConfig, PretrainConfig
 from gpt1.model import GPT, decay_groups
 from gpt1.tasks import TASKS, Example
+from gpt1.tasks.transform import sequences_per_example
 from gpt1.training.finetune import Encoded, TaskModel, accumulate, finetune
 from gpt1.training.pretrain import pretrain
 from gpt1.training.targets import n_outputs
@@ -220,44 +221,66 @@ def model_flops_utilisation(plan, device: torch.device, clock, done: dict) -> di
     return result
 
 
-# --- 3. fine-tuning at SST-2 and RACE shapes ------------------------------------------------------
+# --- 3. fine-tuning every task at the paper's batch ------------------------------------------------
 
 
-def synthetic_batch(shape, vocab_size: int, seed: int = 0) -> list[Encoded]:
-    """`shape.examples` examples of `shape.sequences` sequences of `shape.tokens` random ids each, as
-    gpt1.tasks.transform lays them out (start ... extract)."""
+def synthetic_examples(task_id: str, vocab_size: int, examples: int, tokens: tuple[int, int], seed: int = 0):
+    """`examples` examples of the task's shape (its sequences per example) with random ids, each sequence of
+    `tokens[0]` to `tokens[1]` tokens, laid out as gpt1.tasks.transform lays them out (start ... extract), with
+    labels the task's loss takes (a class, an answer's index, a 0-5 score)."""
+    task = TASKS[task_id]
+    per_example = sequences_per_example(task)
     rng = np.random.default_rng(seed)
     start, extract = vocab_size - 3, vocab_size - 1
-    examples = []
-    for _ in range(shape.examples):
-        seqs = [[start, *rng.integers(0, start, shape.tokens - 2).tolist(), extract] for _ in range(shape.sequences)]
-        label = int(rng.integers(0, shape.sequences if shape.sequences > 1 else 2))  # an answer's index, or a class
-        examples.append(Encoded(seqs, label, ""))
-    return examples
+    batch = []
+    for _ in range(examples):
+        lengths = rng.integers(tokens[0], tokens[1] + 1, per_example)
+        seqs = [[start, *rng.integers(0, start, n - 2).tolist(), extract] for n in lengths]
+        if task.kind == "multiple_choice":
+            label = int(rng.integers(0, per_example))
+        else:
+            label = float(rng.uniform(0, 5)) if task.labels is None else int(rng.integers(0, len(task.labels)))
+        batch.append(Encoded(seqs, label, ""))
+    return batch
 
 
-def finetune_shapes(plan, device: torch.device, clock, done: dict) -> dict:
-    """Updates of gpt1's fine-tuning (gpt1.training.finetune.accumulate: L3 with the auxiliary LM loss, then clip
-    and AdamW) on the paper's model at each task's batch shape, whole and in micro-batches."""
-    result = {}
-    for shape in plan.finetune_shapes:
-        result[shape.name] = {
-            "task": shape.task,
-            "examples": shape.examples,
-            "sequences_per_example": shape.sequences,
-            "tokens_per_sequence": shape.tokens,
-            "rows": finetune_rows(shape, plan, device, clock),
-        }
-        free_memory(device)
-    return result
+def micro_batch_sizes(profile: int, batch: int) -> list[int]:
+    """The profile's micro-batch size, then doubling up to the whole batch: the order the fit is searched in."""
+    sizes = [min(profile, batch)]
+    while sizes[-1] < batch:
+        sizes.append(min(2 * sizes[-1], batch))
+    return sizes
 
 
-def finetune_rows(shape, plan, device: torch.device, clock) -> list[dict]:
-    task = TASKS[shape.task]
+def finetune_tasks(plan, device: torch.device, clock, done: dict) -> dict:
+    """One fine-tuning update (gpt1.training.finetune.accumulate: L3 with the auxiliary LM loss; then clipping and
+    AdamW) of the paper's model for every task, at the paper's batch with every sequence of `finetune_tokens`: the
+    peak a batch of the longest examples reaches (a batch is padded to its own longest). Peak memory and
+    examples/s at the profile's micro-batch size, then at double that while it fits, up to the whole batch."""
     torch.manual_seed(0)
-    model = TaskModel(GPT(plan.model), task.kind, n_outputs(task, "soft_labels"), 0.1).to(device)
+    gpt = GPT(plan.model).to(device)
+    tasks = {}
+    for task_id in plan.finetune_tasks:
+        if clock.left() <= 0:
+            tasks[task_id] = {"status": "skipped", "reason": "the budget is spent"}
+            continue
+        tasks[task_id] = task_update(gpt, task_id, plan, device, clock)
+        free_memory(device)
+    return {
+        "batch": plan.finetune_batch,
+        "tokens_per_sequence": plan.finetune_tokens,
+        "profile_micro_batch": plan.finetune_micro,
+        "precision": "bf16 autocast" if device.type == "cuda" else "fp32",
+        "tasks": tasks,
+    }
+
+
+def task_update(gpt: GPT, task_id: str, plan, device: torch.device, clock) -> dict:
+    task = TASKS[task_id]
+    model = TaskModel(gpt, task.kind, n_outputs(task, "soft_labels"), 0.1).to(device)
     optimizer = torch.optim.AdamW(decay_groups(model, 0.01), lr=6.25e-5, fused=device.type == "cuda")
-    batch = synthetic_batch(shape, plan.model.vocab_size)
+    tokens = (plan.finetune_tokens, plan.finetune_tokens)
+    batch = synthetic_examples(task_id, plan.model.vocab_size, plan.finetune_batch, tokens)
 
     def update(micro: int) -> None:
         accumulate(model, task, batch, micro, 0.5, device)
@@ -265,22 +288,31 @@ def finetune_rows(shape, plan, device: torch.device, clock) -> list[dict]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    rows = []
-    for micro in shape.micro:
+    rows, sizes = [], micro_batch_sizes(plan.finetune_micro, plan.finetune_batch)
+    while sizes:
+        micro = sizes.pop(0)
         if clock.left() <= 0:
             rows.append({"micro_batch": micro, "status": "skipped", "reason": "the budget is spent"})
-            continue
-        row = {
-            "micro_batch": micro or shape.examples,
-            **measure(partial(update, micro), 1, plan.finetune_steps, device),
-        }
-        if "s_per_call" in row:
-            row["examples_per_s"] = shape.examples / row["s_per_call"]
-            row["tokens_per_s"] = shape.examples * shape.sequences * shape.tokens / row.pop("s_per_call")
-        else:
-            optimizer.zero_grad(set_to_none=True)
+            break
+        row = {"micro_batch": micro, **measure(partial(update, micro), 1, plan.finetune_steps, device)}
         rows.append(row)
-    return rows
+        if "s_per_call" in row:
+            row["examples_per_s"] = plan.finetune_batch / row.pop("s_per_call")
+            continue
+        optimizer.zero_grad(set_to_none=True)
+        fitted_before = any("examples_per_s" in row for row in rows)
+        sizes = [] if fitted_before or micro == 1 else [micro // 2]  # the profile's does not fit: halve
+    fitted = [row["micro_batch"] for row in rows if "examples_per_s" in row]
+    at_profile = rows[0]
+    return {
+        "sequences_per_example": sequences_per_example(task),
+        "sequences_per_batch": plan.finetune_batch * sequences_per_example(task),
+        "profile_micro_batch_peak_gib": at_profile.get("peak_gib"),
+        "profile_micro_batch_examples_per_s": at_profile.get("examples_per_s"),
+        "largest_micro_batch_that_fits": max(fitted, default=None),
+        "whole_batch_fits": plan.finetune_batch in fitted,
+        "rows": rows,
+    }
 
 
 # --- 4. pretraining updates on a learnable chain --------------------------------------------------

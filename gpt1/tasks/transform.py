@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpt1.tasks.spec import Example
+from gpt1.tasks.spec import Example, Task
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,14 @@ def single(text: list[int], tok: TaskTokens, n_ctx: int) -> list[int]:
 def pair(a: list[int], b: list[int], tok: TaskTokens, n_ctx: int) -> list[int]:
     a, b = truncate_pair(a, b, n_ctx - 3)
     return [tok.start, *a, tok.delimiter, *b, tok.extract]
+
+
+def sequences_per_example(task: Task) -> int:
+    """How many sequences `sequences` gives for one of the task's examples: 2 for a similarity pair (both
+    orders), one per answer for multiple choice (RACE 4, Story Cloze 2), else 1."""
+    if task.kind == "similarity":
+        return 2
+    return len(task.labels) if task.kind == "multiple_choice" else 1
 
 
 def sequences(kind: str, example: Example, encode, tok: TaskTokens, n_ctx: int) -> list[list[int]]:

@@ -12,6 +12,8 @@ import pytest
 from benchmarks import gpu_check
 from benchmarks import gpu_check_sections as sections
 from conftest import ROOT
+from gpt1.tasks import TASKS
+from gpt1.tasks.transform import sequences_per_example
 
 # A bare CUDA machine in a Python start-up hook: mlflow, snakemake and dvc cannot be imported (as if not
 # installed), and at exit the process prints which of them is in sys.modules.
@@ -62,9 +64,8 @@ def test_tiny_run_imports_no_mlflow_snakemake_or_dvc(tiny):
 
 def test_tiny_run_writes_every_section_timed(tiny):
     report, stdout = tiny
-    assert (
-        list(report["sections"]) == list(gpu_check.SECTIONS) == ["matmul", "mfu", "finetune", "pretrain", "openai_gpt"]
-    )
+    assert list(report["sections"]) == list(gpu_check.SECTIONS)
+    assert list(gpu_check.SECTIONS) == ["correctness", "matmul", "mfu", "finetune", "pretrain", "openai_gpt"]
     for name, section in report["sections"].items():
         assert section["status"] == "ok", (name, section)
         assert section["wall_s"] > 0
@@ -95,14 +96,75 @@ def test_tiny_run_measures_matmul_and_mfu(tiny):
     assert mfu["compiled"]["status"] == "skipped" and "--tiny" in mfu["compiled"]["reason"]
 
 
-def test_tiny_run_fine_tunes_at_both_shapes_whole_and_in_micro_batches(tiny):
-    report, _ = tiny
+def test_tiny_run_passes_every_correctness_check_and_prints_each(tiny):
+    report, stdout = tiny
+    correctness = report["sections"]["correctness"]
+    assert correctness["passed"] is True
+    assert list(correctness["checks"]) == ["fp32", "bf16", "micro_batches", "resume", "released"]
+    for name, check in correctness["checks"].items():
+        assert check["passed"] is True, (name, check)
+        assert f"correctness {name}: passed (" in stdout
+    checks = correctness["checks"]
+    assert 0 < checks["fp32"]["cpu_vs_float64"]["grad_rel"] < correctness["tolerances"]["fp32_grad_rel"]
+    assert checks["bf16"]["autocast"].startswith("cpu bf16") and checks["bf16"]["vs_float64"]["logits_rel_rms"] > 0
+    assert checks["micro_batches"]["precision"] == "fp32" and len(checks["micro_batches"]["sequence_lengths"]) > 4
+    assert checks["resume"]["bit_for_bit"] and checks["resume"]["whole_runs_max_abs_difference"] == 0.0
+    assert 0 < checks["released"]["logits_max_abs"] <= 1e-4 < checks["released"]["logits_max_abs_of_theirs"]
+
+
+def test_tiny_run_fine_tunes_every_task_at_each_micro_batch_size_up_to_the_whole_batch(tiny):
+    report, stdout = tiny
     finetune = report["sections"]["finetune"]
-    for shape in gpu_check.TINY.finetune_shapes:
-        part = finetune[shape.name]
-        assert (part["examples"], part["sequences_per_example"]) == (shape.examples, shape.sequences)
-        assert [row["micro_batch"] for row in part["rows"]] == [m or shape.examples for m in shape.micro]
-        assert all(row["examples_per_s"] > 0 and row["tokens_per_s"] > 0 for row in part["rows"])
+    plan = gpu_check.TINY
+    assert list(finetune["tasks"]) == list(TASKS) and len(TASKS) == 12
+    assert (finetune["batch"], finetune["profile_micro_batch"]) == (plan.finetune_batch, plan.finetune_micro)
+    for task_id, part in finetune["tasks"].items():
+        assert part["sequences_per_batch"] == plan.finetune_batch * sequences_per_example(TASKS[task_id])
+        assert [row["micro_batch"] for row in part["rows"]] == [1, 2, 4]
+        assert all(row["examples_per_s"] > 0 for row in part["rows"])
+        assert part["largest_micro_batch_that_fits"] == plan.finetune_batch and part["whole_batch_fits"]
+        assert f"  {task_id} ({part['sequences_per_batch']} sequences): micro-batch 1" in stdout
+    assert finetune["tasks"]["race"]["sequences_per_batch"] == 16
+
+
+def test_the_plan_fine_tunes_at_the_paper_profile_s_batch_and_micro_batch():
+    import yaml
+
+    paper = yaml.safe_load((ROOT / "profiles.yaml").read_text())["paper"]["finetune"]
+    assert (gpu_check.GPU.finetune_batch, gpu_check.GPU.finetune_micro) == (
+        paper["batch_size"],
+        paper["micro_batch_size"],
+    )
+    assert gpu_check.GPU.finetune_tokens == gpu_check.GPU.model.n_ctx == 512
+    assert gpu_check.GPU.finetune_tasks == tuple(TASKS)
+
+
+@pytest.mark.parametrize(
+    ("profile", "fits_below", "tried", "largest"),
+    [(1, 99, [1, 2, 4], 4), (1, 3, [1, 2, 4], 2), (4, 2, [4, 2, 1], 1), (2, 1, [2, 1], None)],
+)
+def test_the_micro_batch_search_doubles_from_the_profile_s_and_halves_when_it_does_not_fit(
+    profile, fits_below, tried, largest, monkeypatch
+):
+    """An update of more than `fits_below` examples a pass runs out of memory, as on a card too small."""
+    import torch
+
+    from gpt1.model import GPT
+
+    real = sections.accumulate
+
+    def accumulate(model, task, batch, micro, lm_coef, device):
+        if (micro or len(batch)) >= fits_below:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB")
+        return real(model, task, batch, micro, lm_coef, device)
+
+    monkeypatch.setattr(sections, "accumulate", accumulate)
+    plan = dataclasses.replace(gpu_check.TINY, finetune_micro=profile)
+    part = sections.task_update(GPT(plan.model), "race", plan, torch.device("cpu"), gpu_check.Clock(60.0))
+    assert [row["micro_batch"] for row in part["rows"]] == tried
+    assert part["largest_micro_batch_that_fits"] == largest
+    assert part["whole_batch_fits"] is (largest == plan.finetune_batch)
+    assert part["profile_micro_batch_peak_gib"] is None  # a CPU has no CUDA peak
 
 
 def test_tiny_run_pretrains_until_the_loss_falls_below_the_unigram_loss(tiny):
@@ -156,6 +218,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["plan"]["name"] == "paper" and printed["plan"]["model"]["n_layer"] == 12
     assert printed["sections"] == list(gpu_check.SECTIONS)
+    assert printed["plan"]["finetune_tasks"] == list(TASKS) and printed["plan"]["micro_check"]["task"] == "race"
     assert not (tmp_path / "out").exists()
 
 

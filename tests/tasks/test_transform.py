@@ -186,3 +186,22 @@ def test_lengths_and_invariants_over_many_sizes(n_ctx):
         (seq,) = sequences("classification", Example(words(a)), encode, TOK, n_ctx)
         assert len(seq) == min(n_ctx, len_a + 2)
         assert seq == [1, *a[: len(seq) - 2], 3]
+
+
+def test_sequences_per_example_is_what_each_task_s_examples_give():
+    """The count the device check sizes fine-tuning batches by, against the layouts of real rows (the fixtures)."""
+    from conftest import FIXTURES
+    from gpt1.tasks import TASKS, available_splits, read_split
+    from gpt1.tasks.transform import sequences_per_example
+
+    counts = {}
+    for task in TASKS.values():
+        split = available_splits(task.id, FIXTURES / "tasks")[0]
+        example = read_split(task.id, split, FIXTURES / "tasks")[0]
+        counts[task.id] = sequences_per_example(task)
+        assert len(sequences(task.kind, example, encode_words, TOK, n_ctx=64)) == counts[task.id], task.id
+    assert counts["race"] == 4 and counts["story_cloze"] == 2 and counts["stsb"] == 2 and counts["sst2"] == 1
+
+
+def encode_words(texts: list[str]) -> list[list[int]]:
+    return [[10 + len(word) for word in text.split()] for text in texts]
