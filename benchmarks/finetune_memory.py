@@ -17,11 +17,18 @@ import subprocess
 import sys
 
 from gpt1.config import GPTConfig
+from gpt1.tasks import TASKS
+from gpt1.tasks.transform import sequences_per_example
 
 PAPER = GPTConfig(vocab_size=40478, n_ctx=512, n_layer=12, n_head=12, n_embd=768, n_inner=3072, dropout=0.1)
-# sequences per example at the paper's batch of 32 examples (gpt1.tasks.transform)
-SEQUENCES = {"sst2, cola, qnli, rte, mnli, snli, scitail": 1, "mrpc, stsb, qqp": 2, "story_cloze": 2, "race": 4}
 BATCH = 32
+
+
+def tasks_by_sequences() -> dict[str, int]:
+    """The tasks grouped by how many sequences an example is ("sst2, cola, ...": 1; "race": 4)."""
+    counts = {task_id: sequences_per_example(task) for task_id, task in TASKS.items()}
+    return {", ".join(t for t in counts if counts[t] == n): n for n in sorted(set(counts.values()))}
+
 
 STEP = """
 import json, resource, sys, torch
@@ -60,7 +67,7 @@ def estimates(cfg: GPTConfig, device: str, sizes: tuple[int, int]) -> dict:
     fixed = small["peak_bytes"] - sizes[0] * per_sequence + 8 * small["parameters"]  # + AdamW's moments
     gib = 2**30
     tasks = {}
-    for names, per_example in SEQUENCES.items():
+    for names, per_example in tasks_by_sequences().items():
         whole = fixed + BATCH * per_example * per_sequence
         tasks[names] = {
             "sequences_per_batch": BATCH * per_example,

@@ -1,5 +1,6 @@
-"""The device check's five sections, run in order by benchmarks.gpu_check. Each is a function of the plan, the
-device, the clock (for the budget) and the sections done before it, and returns its figures as a JSON-ready dict.
+"""The device check's measuring sections, run in order by benchmarks.gpu_check after `correctness`
+(benchmarks/gpu_check_correctness.py). Each is a function of the plan, the device, the clock (for the budget) and
+the sections done before it, and returns its figures as a JSON-ready dict.
 
 Imports torch, numpy, transformers (and what it brings: tqdm, pyyaml) and gpt1's own training code: nothing of
 Snakemake, DVC or MLflow, which a bare CUDA machine lacks.
