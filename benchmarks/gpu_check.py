@@ -428,9 +428,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"gpu_check: {error}")
     print(summary(report))
     print(f"written: {args.out / REPORT}")
-    if failed_correctness(report):
-        failed = ", ".join(failed_correctness(report))
-        sys.exit(f"gpu_check: correctness failed on {report['machine']['device']}: {failed} (see {REPORT})")
+    if failed := failed_correctness(report):
+        names = ", ".join(failed)
+        sys.exit(f"gpu_check: correctness failed on {report['machine']['device']}: {names} (see {REPORT})")
 
 
 def failed_correctness(report: dict) -> list[str]:
